@@ -1,0 +1,86 @@
+"""LiteLLM bucket-logger files: one object per file, JSON arrays, JSONL, each optionally .gz.
+
+Used by `replay` and for backfill. Directories are walked. A line or item that is not JSON is
+counted as rejected; it never stops the rest of the file.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import orjson
+
+SUFFIXES = (".json", ".jsonl", ".ndjson", ".log")
+
+
+class PayloadFileError(ValueError):
+    """A path given by the user does not exist or cannot be read."""
+
+
+@dataclass
+class ReadStats:
+    files: int = 0
+    items: int = 0
+    rejected: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def reject(self, where: str, why: str) -> None:
+        self.rejected += 1
+        if len(self.errors) < 20:  # enough to diagnose; a flood of garbage must not flood memory
+            self.errors.append(f"{where}: {why}")
+
+
+def payload_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(
+                p for p in sorted(path.rglob("*"))
+                if p.is_file() and p.name.removesuffix(".gz").endswith(SUFFIXES)
+            )
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise PayloadFileError(f"{path}: no such file or directory")
+    return found
+
+
+def read_bytes(path: Path) -> bytes:
+    data = path.read_bytes()
+    if path.suffix == ".gz" or data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    return data
+
+
+def parse_document(data: bytes, where: str, stats: ReadStats) -> list[object]:
+    """One file's bytes -> its items: a JSON array, one JSON object, or JSON lines."""
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        items = []
+        for number, line in enumerate(data.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                items.append(orjson.loads(line))
+            except orjson.JSONDecodeError as exc:
+                stats.reject(f"{where}:{number}", f"not JSON ({exc.msg})")
+        return items
+    return document if isinstance(document, list) else [document]
+
+
+def iter_payloads(paths: Iterable[str | os.PathLike], stats: ReadStats | None = None) -> Iterator[object]:
+    stats = stats if stats is not None else ReadStats()
+    for path in payload_files(paths):
+        stats.files += 1
+        try:
+            items = parse_document(read_bytes(path), str(path), stats)
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            stats.reject(str(path), f"unreadable ({exc})")
+            continue
+        stats.items += len(items)
+        yield from items

@@ -1,0 +1,1 @@
+"""Pure computation: signals -> KPIs (catalog) -> grades -> maturity level. No network here."""

@@ -1,0 +1,146 @@
+"""Gateway signals: attempts grouped into requests, requests summed into mergeable aggregates.
+
+Definitions follow the contract (DESIGN.md, "KPI definitions for gateway data"): a request is one
+`litellm_call_id`; it succeeded if any attempt succeeded; it was answered from cache if any attempt
+was a cache hit; its latency is last attempt end minus first attempt start; its cost is the sum
+of its attempts' `response_cost`. Health probes never reach this module's aggregates.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from collectors.litellm.payload import Attempt
+from metrics.distribution import Distribution, ExactDistribution
+
+UNATTRIBUTED = "unattributed"
+
+
+@dataclass(slots=True)
+class Request:
+    call_id: str
+    team: str | None
+    start: float
+    end: float
+    success: bool
+    cache_hit: bool
+    cost: float
+    attempts: int
+    provider_attempts: int
+    provider_successes: int
+
+    @classmethod
+    def from_attempt(cls, attempt: Attempt) -> "Request":
+        return cls(
+            call_id=attempt.call_id,
+            team=attempt.team,
+            start=attempt.start,
+            end=attempt.end,
+            success=attempt.success,
+            cache_hit=attempt.cache_hit,
+            cost=attempt.cost,
+            attempts=1,
+            provider_attempts=int(attempt.provider_attempt),
+            provider_successes=int(attempt.provider_attempt and attempt.success),
+        )
+
+    def add(self, attempt: Attempt) -> None:
+        self.team = self.team or attempt.team
+        self.start = min(self.start, attempt.start)
+        self.end = max(self.end, attempt.end)
+        self.success = self.success or attempt.success
+        self.cache_hit = self.cache_hit or attempt.cache_hit
+        self.cost += attempt.cost
+        self.attempts += 1
+        self.provider_attempts += int(attempt.provider_attempt)
+        self.provider_successes += int(attempt.provider_attempt and attempt.success)
+
+    @property
+    def latency(self) -> float:
+        return self.end - self.start
+
+
+def group_requests(attempts: Iterable[Attempt]) -> dict[str, Request]:
+    """Group attempts by call id, dropping health probes and duplicate attempt ids."""
+    requests: dict[str, Request] = {}
+    seen: set[str] = set()
+    for attempt in attempts:
+        if attempt.health_check or attempt.id in seen:
+            continue
+        seen.add(attempt.id)
+        request = requests.get(attempt.call_id)
+        if request is None:
+            requests[attempt.call_id] = Request.from_attempt(attempt)
+        else:
+            request.add(attempt)
+    return requests
+
+
+@dataclass(slots=True)
+class GatewayAggregate:
+    """Counts and sums over a set of requests; merging two aggregates is adding them."""
+
+    requests: int = 0
+    failed_requests: int = 0
+    cache_hit_requests: int = 0
+    attempts: int = 0
+    provider_attempts: int = 0
+    provider_successes: int = 0
+    cost_usd: float = 0.0
+    attributed_cost_usd: float = 0.0
+    first_start: float | None = None
+    last_end: float | None = None
+    latency: Distribution = field(default_factory=ExactDistribution)
+
+    def add(self, request: Request) -> None:
+        self.requests += 1
+        self.failed_requests += int(not request.success)
+        self.cache_hit_requests += int(request.cache_hit)
+        self.attempts += request.attempts
+        self.provider_attempts += request.provider_attempts
+        self.provider_successes += request.provider_successes
+        self.cost_usd += request.cost
+        if request.team is not None:
+            self.attributed_cost_usd += request.cost
+        self.first_start = request.start if self.first_start is None else min(self.first_start, request.start)
+        self.last_end = request.end if self.last_end is None else max(self.last_end, request.end)
+        self.latency.add(request.latency)
+
+    def merge(self, other: "GatewayAggregate") -> None:
+        self.requests += other.requests
+        self.failed_requests += other.failed_requests
+        self.cache_hit_requests += other.cache_hit_requests
+        self.attempts += other.attempts
+        self.provider_attempts += other.provider_attempts
+        self.provider_successes += other.provider_successes
+        self.cost_usd += other.cost_usd
+        self.attributed_cost_usd += other.attributed_cost_usd
+        for name, pick in (("first_start", min), ("last_end", max)):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            setattr(self, name, theirs if mine is None else mine if theirs is None else pick(mine, theirs))
+        self.latency.merge(other.latency)  # type: ignore[attr-defined]
+
+    def signals(self) -> dict[str, object]:
+        """The named signals the catalog's formulas refer to."""
+        return {
+            "requests": self.requests,
+            "failed_requests": self.failed_requests,
+            "cache_hit_requests": self.cache_hit_requests,
+            "attempts": self.attempts,
+            "provider_attempts": self.provider_attempts,
+            "provider_successes": self.provider_successes,
+            "cost_usd": self.cost_usd,
+            "attributed_cost_usd": self.attributed_cost_usd,
+            "request_latency_seconds": self.latency,
+        }
+
+
+def aggregate_by_team(requests: Iterable[Request], make_distribution=ExactDistribution) -> dict[str, GatewayAggregate]:
+    by_team: dict[str, GatewayAggregate] = {}
+    for request in requests:
+        team = request.team or UNATTRIBUTED
+        aggregate = by_team.get(team)
+        if aggregate is None:
+            aggregate = by_team[team] = GatewayAggregate(latency=make_distribution())
+        aggregate.add(request)
+    return by_team

@@ -1,0 +1,34 @@
+"""Bounded team labels: an allow-list or the top N by request volume; the rest fold into `other`."""
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+
+from metrics.gateway import UNATTRIBUTED
+
+OTHER = "other"
+ALL = "all"
+
+
+def team_labels(volumes: Mapping[str, float], allow: Iterable[str] | None, top_n: int) -> dict[str, str]:
+    """Map each raw team to its exported label. `unattributed` always keeps its own label: it is
+    what cost attribution is about."""
+    allowed = set(allow or ())
+    if allowed:
+        keep = allowed
+    else:
+        ranked = sorted((t for t in volumes if t != UNATTRIBUTED), key=lambda t: (-volumes[t], t))
+        keep = set(ranked[:top_n])
+    keep.add(UNATTRIBUTED)
+    return {team: (team if team in keep else OTHER) for team in volumes}
+
+
+def fold(per_team: Mapping[str, object], labels: Mapping[str, str], merge) -> dict[str, object]:
+    """Merge the values of raw teams that share a label; `merge(a, b)` folds b into a."""
+    folded: dict[str, object] = {}
+    for team, value in per_team.items():
+        label = labels.get(team, OTHER)
+        if label in folded:
+            merge(folded[label], value)
+        else:
+            folded[label] = value
+    return folded

@@ -1,0 +1,1 @@
+"""The service: config, history store, ingest, scheduler, exporter, CLI."""

@@ -1,0 +1,158 @@
+"""`aiops-maturity`: one console script. Bad config, files or answers -> one line, exit code 2."""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A user mistake: printed as one line, exit code 2."""
+
+
+def _positive_port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError("port must be 0-65535")
+    return port
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aiops-maturity", description="Continuous AI-operations maturity monitor.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="run the monitor with a mock LiteLLM Router generating traffic")
+    demo.add_argument("--port", type=_positive_port, default=9464)
+    demo.add_argument("--duration", type=float, default=None, help="seconds of traffic (default: until Ctrl-C)")
+    demo.add_argument("--rate", type=float, default=15.0, help="requests per second (default 15)")
+    demo.add_argument("--data-dir", type=Path, default=Path("aiops-data/demo"))
+    demo.add_argument("--keep-history", action="store_true", help="keep the previous demo's history")
+
+    serve = commands.add_parser("serve", help="run the service")
+    serve.add_argument("--config", required=True, type=Path)
+
+    collect = commands.add_parser("collect", help="run collection cycles and print the result")
+    collect.add_argument("--config", required=True, type=Path)
+    collect.add_argument("--once", action="store_true", required=True, help="one cycle, printed")
+    collect.add_argument("--format", choices=("table", "json"), default="table")
+
+    replay = commands.add_parser("replay", help="KPIs and level from recorded LiteLLM payload files")
+    replay.add_argument("paths", nargs="+")
+    replay.add_argument("--format", choices=("table", "json"), default="table")
+    replay.add_argument("--config", type=Path, default=None, help="optional: team settings")
+
+    backfill = commands.add_parser("backfill", help="load recorded LiteLLM payload files into the history store")
+    backfill.add_argument("paths", nargs="+")
+    backfill.add_argument("--config", required=True, type=Path)
+    return parser
+
+
+def cmd_demo(args) -> int:
+    from monitor.demo import run_demo
+
+    return run_demo(args.port, args.duration, args.data_dir, args.rate, args.keep_history)
+
+
+def cmd_serve(args) -> int:
+    from monitor.config import load_config
+    from monitor.server import RunningMonitor
+    from monitor.service import Monitor
+
+    config = load_config(args.config)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with RunningMonitor(Monitor(config)) as running:
+        print(f"aiops-maturity serving on {running.url} (ingest /ingest/litellm, /metrics, /api/report)", flush=True)
+        stop.wait()
+    return 0
+
+
+def cmd_collect(args) -> int:
+    from monitor.config import load_config
+    from monitor.render import print_report
+    from monitor.service import Monitor
+
+    monitor = Monitor(load_config(args.config))
+    try:
+        report = monitor.run_cycle()
+        print_report(report, monitor.catalog, args.format)
+    finally:
+        monitor.close()
+    return 0
+
+
+def cmd_replay(args) -> int:
+    from metrics.catalog import load_catalog
+    from monitor.config import load_config
+    from monitor.render import print_report
+    from monitor.replay import replay
+
+    config = load_config(args.config)
+    result = replay(args.paths, load_catalog(config.model), config.teams)
+    if result.files.items == 0:
+        raise UsageError(f"no payloads found in {' '.join(args.paths)}")
+    print_report(result.report, load_catalog(config.model), args.format)
+    rejected = result.files.rejected + result.items.rejected
+    if rejected:
+        print(f"warning: {rejected} items rejected, first: {(result.files.errors + result.items.errors)[0]}",
+              file=sys.stderr)
+    return 0
+
+
+def cmd_backfill(args) -> int:
+    from collectors.litellm.files import ReadStats, iter_payloads
+    from monitor.config import load_config
+    from monitor.service import Monitor
+
+    monitor = Monitor(load_config(args.config))
+    stats, batch, total = ReadStats(), [], {"accepted": 0, "duplicates": 0, "rejected": 0, "too_old": 0}
+    try:
+        def flush() -> None:
+            outcome = monitor.ingest(batch, route="backfill")
+            for key in total:
+                total[key] += getattr(outcome, key)
+            batch.clear()
+
+        for item in iter_payloads(args.paths, stats):
+            batch.append(item)
+            if len(batch) >= 1000:
+                flush()
+                print(f"\r{stats.items} payloads read…", end="", file=sys.stderr, flush=True)
+        flush()
+        monitor.store.rebuild_dirty()
+    finally:
+        monitor.close()
+    print(f"\rread {stats.items} payloads from {stats.files} files: " + ", ".join(f"{k} {v}" for k, v in total.items()))
+    return 0
+
+
+COMMANDS = {"demo": cmd_demo, "serve": cmd_serve, "collect": cmd_collect, "replay": cmd_replay,
+            "backfill": cmd_backfill}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from collectors.litellm.files import PayloadFileError
+    from metrics.catalog import CatalogError
+    from monitor.config import ConfigError
+
+    try:
+        return COMMANDS[args.command](args)
+    except (UsageError, ConfigError, CatalogError, PayloadFileError) as exc:
+        print(f"aiops-maturity: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

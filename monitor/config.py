@@ -1,0 +1,127 @@
+"""Configuration: a YAML file plus a few environment variables, validated once.
+
+Every failure is a `ConfigError` whose message names the field; the CLI prints it on one line and
+exits with code 2. Secrets (the ingest token) come from the environment only, never from the file,
+and are held as `SecretStr` so they do not show up in reprs or logs.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+
+
+class ConfigError(ValueError):
+    """The configuration is not valid; the message names the field."""
+
+
+def parse_duration(value: Any) -> float:
+    """`90`, `90s`, `15m`, `24h`, `30d`, `1w` -> seconds."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"not a duration: {value!r} (use e.g. 90s, 15m, 24h, 30d)")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds <= 0:
+        raise ValueError("must be positive")
+    return seconds
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=9464, ge=0, le=65535)
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    # Filled from AIOPS_INGEST_TOKEN only; when unset, ingest needs no token (local use).
+    ingest_token: SecretStr | None = None
+
+
+class StoreConfig(_Section):
+    url: str = "sqlite:///aiops-data/history.db"
+    raw_retention: float = 2 * 86400  # request rows; late attempts older than this are rejected
+    minute_retention: float = 3 * 86400
+    hour_retention: float = 400 * 86400
+
+    _durations = field_validator("raw_retention", "minute_retention", "hour_retention", mode="before")(
+        lambda cls, v: parse_duration(v)
+    )
+
+
+class TeamsConfig(_Section):
+    allow: list[str] = Field(default_factory=list)
+    top_n: int = Field(default=10, ge=1, le=200)
+    tag_prefix: str | None = "team:"
+
+
+class SchedulerConfig(_Section):
+    interval_seconds: float = Field(default=30, gt=0)
+
+
+class Config(_Section):
+    model: str = "aiops"
+    evaluation_window: float = 86400
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    teams: TeamsConfig = Field(default_factory=TeamsConfig)
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+
+    _window = field_validator("evaluation_window", mode="before")(lambda cls, v: parse_duration(v))
+
+
+# Environment variables that override the file (documented in the README).
+ENV_OVERRIDES = {
+    "AIOPS_STORE_URL": ("store", "url"),
+    "AIOPS_PORT": ("server", "port"),
+    "AIOPS_HOST": ("server", "host"),
+    "AIOPS_INGEST_TOKEN": ("server", "ingest_token"),
+}
+
+
+def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
+    for variable, (section, key) in ENV_OVERRIDES.items():
+        if environ.get(variable):
+            data.setdefault(section, {})
+            if not isinstance(data[section], dict):
+                raise ConfigError(f"{section}: must be a mapping")
+            data[section][key] = environ[variable]
+    return data
+
+
+def build_config(data: dict[str, Any] | None, environ: dict[str, str] | None = None, origin: str = "config") -> Config:
+    data = dict(data or {})
+    if "ingest_token" in (data.get("server") or {}):
+        raise ConfigError(f"{origin}: server.ingest_token: set it through AIOPS_INGEST_TOKEN, not in the file")
+    data = _apply_env(data, dict(os.environ if environ is None else environ))
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(root)"
+        raise ConfigError(f"{origin}: {where}: {first['msg']}") from None
+
+
+def load_config(path: str | os.PathLike | None, environ: dict[str, str] | None = None) -> Config:
+    if path is None:
+        return build_config({}, environ, origin="defaults")
+    file = Path(path)
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: no such file") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"{file}: the top level must be a mapping")
+    return build_config(data, environ, origin=str(file))

@@ -1,0 +1,57 @@
+"""Prometheus exporter: the contract's series, built from the latest snapshot (never at scrape time)."""
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from metrics.engine import Assessment
+from metrics.teams import ALL
+from monitor.service import Snapshot
+
+
+class MaturityCollector(Collector):
+    def __init__(self, snapshot: Callable[[], Snapshot]) -> None:
+        self._snapshot = snapshot
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        snapshot = self._snapshot()
+        level = GaugeMetricFamily("aiops_maturity_level", "Maturity level reached (0-5).", labels=["model", "team"])
+        score = GaugeMetricFamily("aiops_maturity_score", "Level plus the share of next-level KPIs met.",
+                                  labels=["model", "team"])
+        value = GaugeMetricFamily("aiops_kpi_value", "KPI value; absent while no_data.", labels=["kpi", "level", "team"])
+        target = GaugeMetricFamily("aiops_kpi_target", "KPI target per level.", labels=["kpi", "level", "comparator"])
+        met = GaugeMetricFamily("aiops_kpi_met", "1 met, 0 unmet; absent while no_data.", labels=["kpi", "level", "team"])
+        no_data = GaugeMetricFamily("aiops_kpi_no_data", "1 while the KPI has too little data.",
+                                    labels=["kpi", "level", "team"])
+        dimension = GaugeMetricFamily("aiops_dimension_level", "Level per dimension of the model.",
+                                      labels=["model", "dimension"])
+        up = GaugeMetricFamily("aiops_collector_up", "1 while the collector's last attempt succeeded.",
+                               labels=["collector"])
+        last_success = GaugeMetricFamily("aiops_collector_last_success_timestamp_seconds",
+                                         "Unix time of the collector's last success.", labels=["collector"])
+        if snapshot.catalog is not None:
+            for kpi in snapshot.catalog.kpis:
+                for t in kpi.targets:
+                    target.add_metric([kpi.id, str(t.level), t.comparator], t.value)
+        report = snapshot.report
+        if report is not None:
+            rows: list[tuple[str, Assessment]] = [(ALL, report.org), *sorted(report.teams.items())]
+            for team, assessment in rows:
+                level.add_metric([report.model, team], assessment.level)
+                score.add_metric([report.model, team], assessment.score)
+                for result in assessment.kpis.values():
+                    for check in result.checks:
+                        labels = [check.kpi, str(check.level), team]
+                        no_data.add_metric(labels, 1.0 if check.status == "no_data" else 0.0)
+                        if check.status != "no_data":
+                            value.add_metric(labels, float(check.value))
+                            met.add_metric(labels, 1.0 if check.status == "met" else 0.0)
+            for name, dim_level in report.org.dimensions.items():
+                dimension.add_metric([report.model, name], dim_level)
+        for name, status in snapshot.collectors.items():
+            up.add_metric([name], 1.0 if status.up else 0.0)
+            if status.last_success is not None:
+                last_success.add_metric([name], status.last_success)
+        yield from (level, score, value, target, met, no_data, dimension, up, last_success)

@@ -1,0 +1,91 @@
+"""The monitor's HTTP surface: ingest (LiteLLM generic_api / CustomLogger), /metrics, /api/report."""
+from __future__ import annotations
+
+import hmac
+
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from collectors.litellm.files import ReadStats, parse_document
+from monitor.exporter import MaturityCollector
+from monitor.service import Monitor
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def authorized(request: Request, token: str | None) -> bool:
+    if not token:
+        return True
+    header = request.headers.get("authorization", "")
+    scheme, _, presented = header.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), token.encode())
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def create_app(monitor: Monitor) -> Starlette:
+    token_secret = monitor.config.server.ingest_token
+    token = token_secret.get_secret_value() if token_secret else None
+    limit = monitor.config.server.max_body_bytes
+    monitor.registry.register(MaturityCollector(lambda: monitor.snapshot))
+
+    async def ingest_litellm(request: Request) -> Response:
+        if not authorized(request, token):
+            monitor.ingested.labels("http", "unauthorized").inc()
+            return _error(401, "missing or wrong bearer token")
+        try:
+            body = await read_limited(request, limit)
+        except BodyTooLarge:
+            monitor.ingested.labels("http", "too_large").inc()
+            return _error(413, f"body larger than {limit} bytes")
+        stats = ReadStats()
+        items = parse_document(body, "body", stats)
+        if not items:
+            monitor.ingested.labels("http", "bad_body").inc()
+            return _error(400, "body is not JSON, a JSON array of payloads or JSON lines"
+                          + (f" ({stats.errors[0]})" if stats.errors else ""))
+        outcome = await run_in_threadpool(monitor.ingest, items, "http")
+        outcome.rejected += stats.rejected
+        status = 400 if outcome.rejected and not (outcome.accepted or outcome.duplicates or outcome.health_checks) else 200
+        return Response(orjson.dumps(outcome.as_dict()), status_code=status, media_type="application/json")
+
+    async def metrics(_request: Request) -> Response:
+        return Response(generate_latest(monitor.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def report(_request: Request) -> Response:
+        snapshot = monitor.snapshot
+        if snapshot.report is None:
+            return _error(503, "no collection cycle has completed yet")
+        return Response(orjson.dumps(snapshot.report.as_dict()), media_type="application/json")
+
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse({"status": "ok", "cycle_seconds": monitor.snapshot.cycle_seconds})
+
+    return Starlette(routes=[
+        Route("/ingest/litellm", ingest_litellm, methods=["POST"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/api/report", report, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ])

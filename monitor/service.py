@@ -1,0 +1,103 @@
+"""The monitor: ingest into the store, a collection cycle that publishes a snapshot."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from collectors.litellm.ingest import IngestOutcome, ingest
+from metrics.catalog import Catalog, load_catalog
+from metrics.report import Report, build_report
+from monitor.config import Config
+from monitor.store import HOUR, Store
+from monitor.windows import windows_by_team
+
+log = logging.getLogger("aiops_maturity")
+
+SPEND_WINDOW = 30 * 86400
+PUSH_COLLECTOR = "litellm_push"
+
+
+@dataclass
+class CollectorStatus:
+    up: bool = False
+    last_success: float | None = None
+    last_error: str | None = None
+
+
+@dataclass
+class Snapshot:
+    """What the exporter and the API serve: built by a cycle, never at scrape time."""
+
+    report: Report | None = None
+    catalog: Catalog | None = None
+    collectors: dict[str, CollectorStatus] = field(default_factory=dict)
+    cycle_seconds: float | None = None
+
+
+class Monitor:
+    def __init__(self, config: Config, clock: Callable[[], float] = time.time, store: Store | None = None) -> None:
+        self.config = config
+        self.clock = clock
+        self.catalog = load_catalog(config.model)
+        self.store = store or Store(config.store.url, config.store.raw_retention, config.store.minute_retention,
+                                    config.store.hour_retention)
+        self.registry = CollectorRegistry()
+        self.ingested = Counter("aiops_ingest_payloads", "Payloads received on the ingest routes, by outcome.",
+                                ["route", "outcome"], registry=self.registry)
+        self.cycle_duration = Histogram("aiops_cycle_duration_seconds", "Wall time of one collection cycle.",
+                                        registry=self.registry)
+        self.collectors: dict[str, CollectorStatus] = {PUSH_COLLECTOR: CollectorStatus()}
+        self.snapshot = Snapshot(catalog=self.catalog, collectors=dict(self.collectors))
+        self._cycle_lock = threading.Lock()
+        self._last_prune = 0.0
+
+    # ------------------------------------------------------------------ ingest
+    def ingest(self, items: Iterable[object], route: str = "http") -> IngestOutcome:
+        outcome = ingest(items, self.store, self.config.teams.tag_prefix, self.clock())
+        for name in ("accepted", "duplicates", "rejected", "too_old", "health_checks"):
+            count = getattr(outcome, name)
+            if count:
+                self.ingested.labels(route, name).inc(count)
+        if outcome.accepted:
+            status = self.collectors[PUSH_COLLECTOR]
+            status.up, status.last_success, status.last_error = True, self.clock(), None
+        return outcome
+
+    # ------------------------------------------------------------------ cycle
+    def run_cycle(self) -> Report:
+        with self._cycle_lock:
+            started = time.perf_counter()
+            now = self.clock()
+            self.store.rebuild_dirty()
+            window = self.config.evaluation_window
+            spend_start = (int(now - SPEND_WINDOW) // HOUR) * HOUR  # hour-aligned trailing 30 days
+            spans = {
+                "evaluation": (now - window, now, self.store.window(now - window, now)),
+                "30d": (spend_start, now, self.store.window(spend_start, now, with_latency=False)),
+            }
+            windows = windows_by_team(spans, self.config.teams.allow, self.config.teams.top_n)
+            report = build_report(self.catalog, windows, now, {"window": {"start": now - window, "end": now,
+                                                                           "seconds": window}})
+            if now - self._last_prune > HOUR:
+                self.store.prune(now)
+                self._last_prune = now
+            elapsed = time.perf_counter() - started
+            self.cycle_duration.observe(elapsed)
+            self.snapshot = Snapshot(report, self.catalog, {k: CollectorStatus(**vars(v)) for k, v in self.collectors.items()},
+                                     elapsed)
+            return report
+
+    def safe_cycle(self) -> None:
+        """The scheduler's job: a failing cycle is logged and the last snapshot stays served."""
+        try:
+            self.run_cycle()
+        except Exception:  # noqa: BLE001 - the service must keep running
+            log.exception("collection cycle failed; keeping the previous snapshot")
+
+    def close(self) -> None:
+        self.store.close()

@@ -1,0 +1,295 @@
+"""History store: request rows, per-minute and per-hour per-team buckets, dirty-minute marks.
+
+SQLite by default (WAL, survives restarts), any SQLAlchemy URL otherwise. Payloads are merged into
+request rows on arrival; a cycle rebuilds only the minutes touched since the last cycle (and their
+hours), so its cost follows what is new, not the history. A window is then a sum of hour buckets
+plus the minute buckets at its edges.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Iterable
+
+from sqlalchemy import (
+    Column, Float, Integer, LargeBinary, MetaData, String, Table, and_, bindparam, create_engine, delete,
+    event, func, insert, select, update,
+)
+from sqlalchemy.engine import Engine
+
+from collectors.litellm.payload import Attempt
+from metrics.distribution import SketchDistribution
+from metrics.gateway import UNATTRIBUTED, GatewayAggregate, Request
+
+MINUTE, HOUR = 60, 3600
+_IN_CHUNK = 500  # bound the size of IN (...) lists
+
+metadata = MetaData()
+
+seen_attempts = Table(
+    "seen_attempts", metadata,
+    Column("id", String, primary_key=True),
+    Column("minute", Integer, nullable=False, index=True),
+)
+requests = Table(
+    "requests", metadata,
+    Column("call_id", String, primary_key=True),
+    Column("team", String, nullable=True),
+    Column("start", Float, nullable=False),
+    Column("end", Float, nullable=False),
+    Column("minute", Integer, nullable=False, index=True),
+    Column("success", Integer, nullable=False),
+    Column("cache_hit", Integer, nullable=False),
+    Column("cost", Float, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("provider_attempts", Integer, nullable=False),
+    Column("provider_successes", Integer, nullable=False),
+)
+dirty_minutes = Table(
+    "dirty_minutes", metadata,
+    Column("minute", Integer, primary_key=True),
+    Column("version", Integer, nullable=False),
+)
+_COUNTS = ("requests", "failed_requests", "cache_hit_requests", "attempts", "provider_attempts",
+           "provider_successes")
+buckets = Table(
+    "buckets", metadata,
+    Column("resolution", Integer, primary_key=True),
+    Column("bucket_start", Integer, primary_key=True),
+    Column("team", String, primary_key=True),
+    *(Column(name, Integer, nullable=False) for name in _COUNTS),
+    Column("cost_usd", Float, nullable=False),
+    Column("attributed_cost_usd", Float, nullable=False),
+    Column("first_start", Float, nullable=True),
+    Column("last_end", Float, nullable=True),
+    Column("latency", LargeBinary, nullable=True),
+)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: committed data survives a crash of the process
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _chunks(items: list, size: int = _IN_CHUNK) -> Iterable[list]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _minute(ts: float) -> int:
+    return int(ts // MINUTE) * MINUTE
+
+
+class Store:
+    def __init__(self, url: str, raw_retention: float = 2 * 86400, minute_retention: float = 3 * 86400,
+                 hour_retention: float = 400 * 86400) -> None:
+        self.engine = make_engine(url)
+        metadata.create_all(self.engine)
+        self.raw_retention = raw_retention
+        self.minute_retention = max(minute_retention, raw_retention + HOUR)
+        self.hour_retention = hour_retention
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ ingest
+    def add_attempts(self, attempts: list[Attempt], now: float | None = None) -> tuple[int, int, int]:
+        """Merge attempts into request rows. Returns (accepted, duplicates, too_old).
+
+        Health probes must be filtered out before; attempts older than the raw retention are
+        refused, because their request rows (needed to rebuild their minute) are gone."""
+        now = time.time() if now is None else now
+        horizon = now - self.raw_retention
+        fresh: dict[str, Attempt] = {}
+        too_old = duplicates = 0
+        for attempt in attempts:
+            assert not attempt.health_check, "health probes are filtered before the store"
+            if attempt.start < horizon:
+                too_old += 1
+            elif attempt.id in fresh:
+                duplicates += 1
+            else:
+                fresh[attempt.id] = attempt
+        if not fresh:
+            return 0, duplicates, too_old
+        with self.engine.begin() as conn:
+            known = set()
+            for chunk in _chunks(list(fresh)):
+                known.update(conn.execute(select(seen_attempts.c.id).where(seen_attempts.c.id.in_(chunk))).scalars())
+            duplicates += len(known)
+            new = [a for a in fresh.values() if a.id not in known]
+            if not new:
+                return 0, duplicates, too_old
+            call_ids = list({a.call_id for a in new})
+            existing: dict[str, Request] = {}
+            old_minutes: dict[str, int] = {}
+            for chunk in _chunks(call_ids):
+                for row in conn.execute(select(requests).where(requests.c.call_id.in_(chunk))):
+                    existing[row.call_id] = _request_from_row(row)
+                    old_minutes[row.call_id] = row.minute
+            merged: dict[str, Request] = {}
+            for attempt in new:
+                request = merged.get(attempt.call_id) or existing.get(attempt.call_id)
+                if request is None:
+                    merged[attempt.call_id] = Request.from_attempt(attempt)
+                else:
+                    request.add(attempt)
+                    merged[attempt.call_id] = request
+            touched = {_minute(r.start) for r in merged.values()} | set(old_minutes.values())
+            updates = [_request_row(r) for cid, r in merged.items() if cid in existing]
+            inserts = [_request_row(r) for cid, r in merged.items() if cid not in existing]
+            if inserts:
+                conn.execute(insert(requests), inserts)
+            if updates:
+                conn.execute(
+                    update(requests).where(requests.c.call_id == bindparam("b_call_id")),
+                    [{f"b_{k}" if k == "call_id" else k: v for k, v in row.items()} for row in updates],
+                )
+            conn.execute(insert(seen_attempts), [{"id": a.id, "minute": _minute(a.start)} for a in new])
+            self._mark_dirty(conn, touched)
+        return len(new), duplicates, too_old
+
+    def _mark_dirty(self, conn, minutes: set[int]) -> None:
+        present = set()
+        for chunk in _chunks(sorted(minutes)):
+            present.update(conn.execute(select(dirty_minutes.c.minute).where(dirty_minutes.c.minute.in_(chunk))).scalars())
+        if present:
+            conn.execute(
+                update(dirty_minutes).where(dirty_minutes.c.minute.in_(present))
+                .values(version=dirty_minutes.c.version + 1)
+            )
+        missing = minutes - present
+        if missing:
+            conn.execute(insert(dirty_minutes), [{"minute": m, "version": 1} for m in missing])
+
+    # ------------------------------------------------------------------ buckets
+    def rebuild_dirty(self) -> int:
+        """Rebuild the minute buckets touched since the last call, then their hours."""
+        with self.engine.connect() as conn:
+            marks = dict(conn.execute(select(dirty_minutes.c.minute, dirty_minutes.c.version)).all())
+        if not marks:
+            return 0
+        minutes = sorted(marks)
+        with self.engine.begin() as conn:
+            per_minute: dict[tuple[int, str], GatewayAggregate] = {}
+            for chunk in _chunks(minutes):
+                for row in conn.execute(select(requests).where(requests.c.minute.in_(chunk))):
+                    request = _request_from_row(row)
+                    key = (row.minute, request.team or UNATTRIBUTED)
+                    aggregate = per_minute.get(key)
+                    if aggregate is None:
+                        aggregate = per_minute[key] = GatewayAggregate(latency=SketchDistribution())
+                    aggregate.add(request)
+            for chunk in _chunks(minutes):
+                conn.execute(delete(buckets).where(and_(buckets.c.resolution == MINUTE, buckets.c.bucket_start.in_(chunk))))
+            if per_minute:
+                conn.execute(insert(buckets), [_bucket_row(MINUTE, m, t, a) for (m, t), a in per_minute.items()])
+            hours = sorted({m - m % HOUR for m in minutes})
+            for hour in hours:
+                self._rebuild_hour(conn, hour)
+            for minute, version in marks.items():
+                conn.execute(delete(dirty_minutes).where(and_(dirty_minutes.c.minute == minute, dirty_minutes.c.version == version)))
+        return len(minutes)
+
+    def _rebuild_hour(self, conn, hour: int) -> None:
+        rows = conn.execute(select(buckets).where(and_(
+            buckets.c.resolution == MINUTE, buckets.c.bucket_start >= hour, buckets.c.bucket_start < hour + HOUR)))
+        per_team: dict[str, GatewayAggregate] = {}
+        for row in rows:
+            aggregate = _aggregate_from_row(row)
+            if row.team in per_team:
+                per_team[row.team].merge(aggregate)
+            else:
+                per_team[row.team] = aggregate
+        conn.execute(delete(buckets).where(and_(buckets.c.resolution == HOUR, buckets.c.bucket_start == hour)))
+        if per_team:
+            conn.execute(insert(buckets), [_bucket_row(HOUR, hour, t, a) for t, a in per_team.items()])
+
+    def window(self, start: float, end: float, with_latency: bool = True) -> dict[str, GatewayAggregate]:
+        """Per-team aggregates over [start, end): whole hours from hour buckets, edges from minutes."""
+        start_minute, end_minute = _minute(start), _minute(end) + MINUTE
+        first_hour = int(math.ceil(start_minute / HOUR)) * HOUR
+        last_hour = (end_minute // HOUR) * HOUR  # hour buckets end before this
+        ranges = []
+        if first_hour < last_hour:
+            ranges.append((HOUR, first_hour, last_hour))
+            ranges.append((MINUTE, start_minute, first_hour))
+            ranges.append((MINUTE, last_hour, end_minute))
+        else:
+            ranges.append((MINUTE, start_minute, end_minute))
+        columns = [c for c in buckets.c if with_latency or c.name != "latency"]
+        per_team: dict[str, GatewayAggregate] = {}
+        with self.engine.connect() as conn:
+            for resolution, low, high in ranges:
+                if low >= high:
+                    continue
+                rows = conn.execute(select(*columns).where(and_(
+                    buckets.c.resolution == resolution, buckets.c.bucket_start >= low, buckets.c.bucket_start < high)))
+                for row in rows:
+                    aggregate = _aggregate_from_row(row, with_latency)
+                    if row.team in per_team:
+                        per_team[row.team].merge(aggregate)
+                    else:
+                        per_team[row.team] = aggregate
+        return per_team
+
+    # ------------------------------------------------------------------ upkeep
+    def prune(self, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        with self.engine.begin() as conn:
+            raw_horizon = _minute(now - self.raw_retention)
+            conn.execute(delete(requests).where(requests.c.minute < raw_horizon))
+            conn.execute(delete(seen_attempts).where(seen_attempts.c.minute < raw_horizon))
+            conn.execute(delete(buckets).where(and_(buckets.c.resolution == MINUTE,
+                                                    buckets.c.bucket_start < _minute(now - self.minute_retention))))
+            conn.execute(delete(buckets).where(and_(buckets.c.resolution == HOUR,
+                                                    buckets.c.bucket_start < now - self.hour_retention)))
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+                    for t in (requests, seen_attempts, buckets, dirty_minutes)}
+
+
+def _request_row(r: Request) -> dict:
+    return {
+        "call_id": r.call_id, "team": r.team, "start": r.start, "end": r.end, "minute": _minute(r.start),
+        "success": int(r.success), "cache_hit": int(r.cache_hit), "cost": r.cost, "attempts": r.attempts,
+        "provider_attempts": r.provider_attempts, "provider_successes": r.provider_successes,
+    }
+
+
+def _request_from_row(row) -> Request:
+    return Request(row.call_id, row.team, row.start, row.end, bool(row.success), bool(row.cache_hit), row.cost,
+                   row.attempts, row.provider_attempts, row.provider_successes)
+
+
+def _bucket_row(resolution: int, bucket_start: int, team: str, a: GatewayAggregate) -> dict:
+    row = {name: getattr(a, name) for name in _COUNTS}
+    row.update(resolution=resolution, bucket_start=bucket_start, team=team, cost_usd=a.cost_usd,
+               attributed_cost_usd=a.attributed_cost_usd, first_start=a.first_start, last_end=a.last_end,
+               latency=a.latency.to_bytes())
+    return row
+
+
+def _aggregate_from_row(row, with_latency: bool = True) -> GatewayAggregate:
+    latency = SketchDistribution.from_bytes(row.latency) if with_latency else SketchDistribution()
+    return GatewayAggregate(
+        **{name: getattr(row, name) for name in _COUNTS},
+        cost_usd=row.cost_usd, attributed_cost_usd=row.attributed_cost_usd,
+        first_start=row.first_start, last_end=row.last_end, latency=latency,
+    )
