@@ -161,9 +161,11 @@ def grade(kpi: Kpi, target: Target, value: float | None, samples: int) -> LevelC
 
 
 def decide_level(checks: list[LevelCheck]) -> tuple[int, float]:
+    """A level with no KPI at all is never reached by default: evidence has to exist for it."""
     level = 0
     for candidate in range(1, MAX_LEVEL + 1):
-        if all(c.status == "met" for c in checks if c.level <= candidate):
+        has_checks = any(c.level == candidate for c in checks)
+        if has_checks and all(c.status == "met" for c in checks if c.level <= candidate):
             level = candidate
         else:
             break

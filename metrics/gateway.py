@@ -14,6 +14,10 @@ from collectors.litellm.payload import Attempt
 from metrics.distribution import Distribution, ExactDistribution
 
 UNATTRIBUTED = "unattributed"
+# The integer fields of GatewayAggregate, in storage order.
+COUNT_FIELDS = ("requests", "failed_requests", "cache_hit_requests", "attempts", "provider_attempts",
+                "provider_successes", "fallback_requests", "fallback_successes", "authenticated_requests",
+                "guardrail_requests", "budget_blocked_requests")
 
 
 @dataclass(slots=True)
@@ -28,6 +32,9 @@ class Request:
     attempts: int
     provider_attempts: int
     provider_successes: int
+    authenticated: bool = False
+    guardrail_run: bool = False
+    budget_exceeded: bool = False
 
     @classmethod
     def from_attempt(cls, attempt: Attempt) -> "Request":
@@ -42,6 +49,9 @@ class Request:
             attempts=1,
             provider_attempts=int(attempt.provider_attempt),
             provider_successes=int(attempt.provider_attempt and attempt.success),
+            authenticated=attempt.authenticated,
+            guardrail_run=attempt.guardrail_run,
+            budget_exceeded=attempt.budget_exceeded,
         )
 
     def add(self, attempt: Attempt) -> None:
@@ -54,6 +64,14 @@ class Request:
         self.attempts += 1
         self.provider_attempts += int(attempt.provider_attempt)
         self.provider_successes += int(attempt.provider_attempt and attempt.success)
+        self.authenticated = self.authenticated or attempt.authenticated
+        self.guardrail_run = self.guardrail_run or attempt.guardrail_run
+        self.budget_exceeded = self.budget_exceeded or attempt.budget_exceeded
+
+    @property
+    def fallback(self) -> bool:
+        """More than one attempt: the router retried on another deployment."""
+        return self.attempts > 1
 
     @property
     def latency(self) -> float:
@@ -86,6 +104,11 @@ class GatewayAggregate:
     attempts: int = 0
     provider_attempts: int = 0
     provider_successes: int = 0
+    fallback_requests: int = 0
+    fallback_successes: int = 0
+    authenticated_requests: int = 0
+    guardrail_requests: int = 0
+    budget_blocked_requests: int = 0
     cost_usd: float = 0.0
     attributed_cost_usd: float = 0.0
     first_start: float | None = None
@@ -99,6 +122,11 @@ class GatewayAggregate:
         self.attempts += request.attempts
         self.provider_attempts += request.provider_attempts
         self.provider_successes += request.provider_successes
+        self.fallback_requests += int(request.fallback)
+        self.fallback_successes += int(request.fallback and request.success)
+        self.authenticated_requests += int(request.authenticated)
+        self.guardrail_requests += int(request.guardrail_run)
+        self.budget_blocked_requests += int(request.budget_exceeded)
         self.cost_usd += request.cost
         if request.team is not None:
             self.attributed_cost_usd += request.cost
@@ -107,12 +135,8 @@ class GatewayAggregate:
         self.latency.add(request.latency)
 
     def merge(self, other: "GatewayAggregate") -> None:
-        self.requests += other.requests
-        self.failed_requests += other.failed_requests
-        self.cache_hit_requests += other.cache_hit_requests
-        self.attempts += other.attempts
-        self.provider_attempts += other.provider_attempts
-        self.provider_successes += other.provider_successes
+        for name in COUNT_FIELDS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
         self.cost_usd += other.cost_usd
         self.attributed_cost_usd += other.attributed_cost_usd
         for name, pick in (("first_start", min), ("last_end", max)):
@@ -123,12 +147,7 @@ class GatewayAggregate:
     def signals(self) -> dict[str, object]:
         """The named signals the catalog's formulas refer to."""
         return {
-            "requests": self.requests,
-            "failed_requests": self.failed_requests,
-            "cache_hit_requests": self.cache_hit_requests,
-            "attempts": self.attempts,
-            "provider_attempts": self.provider_attempts,
-            "provider_successes": self.provider_successes,
+            **{name: getattr(self, name) for name in COUNT_FIELDS},
             "cost_usd": self.cost_usd,
             "attributed_cost_usd": self.attributed_cost_usd,
             "request_latency_seconds": self.latency,

@@ -12,6 +12,7 @@ import logging
 import os
 import random
 import shutil
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -126,6 +127,10 @@ def run_demo(port: int, duration: float | None, data_dir: Path, rate: float, kee
     from collectors.litellm.logger import MaturityLogger
     import litellm
 
+    def stop(*_):
+        raise KeyboardInterrupt  # SIGTERM ends the demo like Ctrl-C: final report, clean exit
+
+    signal.signal(signal.SIGTERM, stop)
     if not keep_history and data_dir.exists():
         shutil.rmtree(data_dir)
     console = Console()

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 
 from collectors.litellm.payload import Attempt
 from metrics.distribution import SketchDistribution
-from metrics.gateway import UNATTRIBUTED, GatewayAggregate, Request
+from metrics.gateway import COUNT_FIELDS, UNATTRIBUTED, GatewayAggregate, Request
 
 MINUTE, HOUR = 60, 3600
 _IN_CHUNK = 500  # bound the size of IN (...) lists
@@ -46,14 +46,14 @@ requests = Table(
     Column("attempts", Integer, nullable=False),
     Column("provider_attempts", Integer, nullable=False),
     Column("provider_successes", Integer, nullable=False),
+    Column("flags", Integer, nullable=False, default=0),  # bit set: authenticated, guardrail run, budget exceeded
 )
 dirty_minutes = Table(
     "dirty_minutes", metadata,
     Column("minute", Integer, primary_key=True),
     Column("version", Integer, nullable=False),
 )
-_COUNTS = ("requests", "failed_requests", "cache_hit_requests", "attempts", "provider_attempts",
-           "provider_successes")
+_COUNTS = COUNT_FIELDS
 buckets = Table(
     "buckets", metadata,
     Column("resolution", Integer, primary_key=True),
@@ -270,12 +270,15 @@ def _request_row(r: Request) -> dict:
         "call_id": r.call_id, "team": r.team, "start": r.start, "end": r.end, "minute": _minute(r.start),
         "success": int(r.success), "cache_hit": int(r.cache_hit), "cost": r.cost, "attempts": r.attempts,
         "provider_attempts": r.provider_attempts, "provider_successes": r.provider_successes,
+        "flags": int(r.authenticated) | int(r.guardrail_run) << 1 | int(r.budget_exceeded) << 2,
     }
 
 
 def _request_from_row(row) -> Request:
     return Request(row.call_id, row.team, row.start, row.end, bool(row.success), bool(row.cache_hit), row.cost,
-                   row.attempts, row.provider_attempts, row.provider_successes)
+                   row.attempts, row.provider_attempts, row.provider_successes,
+                   authenticated=bool(row.flags & 1), guardrail_run=bool(row.flags & 2),
+                   budget_exceeded=bool(row.flags & 4))
 
 
 def _bucket_row(resolution: int, bucket_start: int, team: str, a: GatewayAggregate) -> dict:

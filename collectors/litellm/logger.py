@@ -20,10 +20,11 @@ from litellm.integrations.custom_logger import CustomLogger
 log = logging.getLogger("aiops_maturity.logger")
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:9464/ingest/litellm"
-_METADATA_KEYS = ("user_api_key_team_alias", "user_api_key_team_id")
+# user_api_key_hash is already a hash, never the key; it tells the monitor the call was authenticated.
+_METADATA_KEYS = ("user_api_key_team_alias", "user_api_key_team_id", "user_api_key_hash")
 _ERROR_KEYS = ("error_code", "error_class")
 _TOP_KEYS = ("id", "litellm_call_id", "trace_id", "status", "startTime", "endTime", "response_cost", "cache_hit",
-             "request_tags", "model_group", "custom_llm_provider")
+             "request_tags", "model_group", "custom_llm_provider", "status_fields")
 
 
 def project(payload: dict) -> dict:

@@ -50,6 +50,10 @@ class Attempt:
     # not a cache hit and not a client error (4xx other than 408/429).
     provider_attempt: bool
     model_group: str
+    # Evidence for the self-assessment (gateway auth, guardrails, budgets):
+    authenticated: bool = False  # the proxy resolved an API key for the call
+    guardrail_run: bool = False  # a guardrail ran on the call
+    budget_exceeded: bool = False  # the gateway refused the call for budget
 
 
 def _error_code(payload: dict) -> int | None:
@@ -122,6 +126,10 @@ def parse_attempt(obj: object, tag_prefix: str | None = "team:") -> Attempt:
     if not isinstance(tags, list):
         raise PayloadError("field 'request_tags' must be a list")
     success = status == "success"
+    status_fields = payload.get("status_fields") or {}
+    guardrail_status = status_fields.get("guardrail_status") if isinstance(status_fields, dict) else None
+    error_info = payload.get("error_information") or {}
+    error_class = error_info.get("error_class") if isinstance(error_info, dict) else None
     cache_hit = payload.get("cache_hit") is True
     trace_id = payload.get("trace_id")
     return Attempt(
@@ -137,4 +145,7 @@ def parse_attempt(obj: object, tag_prefix: str | None = "team:") -> Attempt:
         health_check=HEALTH_CHECK_TAG in tags,
         provider_attempt=not cache_hit and (success or not _is_client_error(payload)),
         model_group=str(payload.get("model_group") or ""),
+        authenticated=bool(metadata.get("user_api_key_hash")),
+        guardrail_run=guardrail_status not in (None, "", "not_run"),
+        budget_exceeded=error_class == "BudgetExceededError",
     )

@@ -1,0 +1,44 @@
+"""The exporter reads the snapshot only: a fresh registry, values read back with get_sample_value."""
+from prometheus_client import CollectorRegistry
+
+from monitor.exporter import MaturityCollector
+from monitor.service import CollectorStatus, Snapshot
+from metrics.catalog import load_catalog
+from metrics.report import build_report
+from monitor.windows import windows_by_team
+from metrics.gateway import aggregate_by_team, group_requests
+from collectors.litellm.payload import parse_attempt
+from scenario import scenario_payloads
+
+
+def snapshot(teams_top_n=10):
+    attempts = [a for a in map(parse_attempt, scenario_payloads()) if not a.health_check]
+    per_team = aggregate_by_team(group_requests(attempts).values())
+    windows = windows_by_team({"evaluation": (0, 86400, per_team), "30d": (0, 86400, per_team)}, [], teams_top_n)
+    report = build_report(load_catalog(), windows, 1.0)
+    return Snapshot(report, load_catalog(), {"litellm_push": CollectorStatus(True, 123.0)})
+
+
+def test_values_come_from_the_snapshot():
+    registry = CollectorRegistry()
+    current = {"s": Snapshot(catalog=load_catalog())}
+    registry.register(MaturityCollector(lambda: current["s"]))
+    assert registry.get_sample_value("aiops_maturity_level", {"model": "aiops", "team": "all"}) is None
+    assert registry.get_sample_value("aiops_kpi_target", {"kpi": "api_error_rate", "level": "1",
+                                                           "comparator": "lt"}) == 0.1
+    current["s"] = snapshot()
+    assert registry.get_sample_value("aiops_maturity_level", {"model": "aiops", "team": "all"}) == 0
+    assert registry.get_sample_value("aiops_maturity_score", {"model": "aiops", "team": "all"}) == 0.5
+    assert registry.get_sample_value("aiops_kpi_value", {"kpi": "cache_hit_rate", "level": "3",
+                                                          "team": "all"}) == 1 / 6
+    assert registry.get_sample_value("aiops_dimension_level", {"model": "aiops", "dimension": "cost"}) == 1
+    assert registry.get_sample_value("aiops_collector_last_success_timestamp_seconds",
+                                     {"collector": "litellm_push"}) == 123.0
+
+
+def test_team_labels_are_bounded():
+    registry = CollectorRegistry()
+    snap = snapshot(teams_top_n=1)
+    registry.register(MaturityCollector(lambda: snap))
+    teams = {s.labels["team"] for m in registry.collect() if m.name == "aiops_maturity_level" for s in m.samples}
+    assert teams == {"all", "search", "unattributed"}

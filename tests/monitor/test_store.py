@@ -1,0 +1,119 @@
+"""The history store: incremental buckets must give what a replay of the same payloads gives."""
+import random
+
+import pytest
+
+from collectors.litellm.ingest import ingest
+from collectors.litellm.payload import parse_attempt
+from metrics.gateway import aggregate_by_team, group_requests
+from monitor.store import Store
+from payloads import payload
+from scenario import scenario_payloads
+
+T0 = 1_800_000_000.0 - 1_800_000_000.0 % 3600  # an hour boundary
+
+
+def exact_by_team(items):
+    attempts = [a for a in (parse_attempt(p) for p in items) if not a.health_check]
+    return aggregate_by_team(group_requests(attempts).values())
+
+
+def assert_same(window, exact):
+    assert set(window) == set(exact)
+    for team, want in exact.items():
+        got = window[team]
+        for name in ("requests", "failed_requests", "cache_hit_requests", "attempts", "provider_attempts",
+                     "provider_successes", "fallback_requests", "fallback_successes"):
+            assert getattr(got, name) == getattr(want, name), (team, name)
+        assert got.cost_usd == pytest.approx(want.cost_usd, abs=1e-12)
+        assert got.attributed_cost_usd == pytest.approx(want.attributed_cost_usd, abs=1e-12)
+        for q in (0.5, 0.95):
+            assert got.latency.quantile(q) == pytest.approx(want.latency.quantile(q), rel=0.01)
+
+
+def spread(rounds=60):
+    """The scenario spread over three hours (rounds every 3 minutes), so windows use hour buckets."""
+    items = []
+    for k in range(rounds):
+        items += scenario_payloads(t0=T0 + 180 * k + 17, rounds=1)
+    return [dict(p, id=f"{p['id']}-{i // 8}", litellm_call_id=f"{p['litellm_call_id']}-{i // 8}")
+            for i, p in enumerate(items)]
+
+
+@pytest.fixture()
+def store(tmp_path):
+    s = Store(f"sqlite:///{tmp_path / 'h.db'}")
+    yield s
+    s.close()
+
+
+def test_incremental_ingest_in_any_order_equals_replay(store):
+    items = spread()
+    shuffled = items[:]
+    random.Random(1).shuffle(shuffled)
+    now = T0 + 4 * 3600
+    for i in range(0, len(shuffled), 37):
+        ingest(shuffled[i:i + 37], store, now=now)
+        if i % 3 == 0:
+            store.rebuild_dirty()  # cycles interleaved with arrivals
+    store.rebuild_dirty()
+    assert_same(store.window(T0, now), exact_by_team(items))
+
+
+def test_window_edges_use_minutes_inside_hours(store):
+    items = spread()
+    ingest(items, store, now=T0 + 4 * 3600)
+    store.rebuild_dirty()
+    start, end = T0 + 1800, T0 + 2 * 3600 + 600  # half an hour in, through a whole hour, ten minutes after
+    inside = [p for p in items if start // 60 * 60 <= min(
+        q["startTime"] for q in items if q["litellm_call_id"] == p["litellm_call_id"]) < end // 60 * 60 + 60]
+    assert_same(store.window(start, end), exact_by_team(inside))
+
+
+def test_fallback_logged_before_its_failed_attempt_moves_the_request(store):
+    late_first = payload("x", 1, start=T0 + 61, latency=0.1, team_alias="a")
+    early = payload("x", 0, status="failure", start=T0 + 59, latency=1.0, cost=0.0, team_alias="a", error_code="429")
+    ingest([late_first], store, now=T0 + 3600)
+    store.rebuild_dirty()
+    ingest([early], store, now=T0 + 3600)
+    store.rebuild_dirty()
+    whole = store.window(T0, T0 + 600)["a"]
+    assert (whole.requests, whole.attempts, whole.failed_requests) == (1, 2, 0)
+    assert store.window(T0 + 60, T0 + 600) == {}  # the request now belongs to the first minute only
+
+
+def test_duplicates_are_counted_once_across_batches_and_restarts(tmp_path):
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    items = spread(rounds=5)
+    first = Store(url)
+    outcome = ingest(items, first, now=T0 + 3600)
+    assert outcome.accepted == 35 and outcome.health_checks == 5
+    first.rebuild_dirty()
+    first.close()
+    again = Store(url)
+    outcome = ingest(items + items[:3], again, now=T0 + 3600)
+    assert (outcome.accepted, outcome.duplicates) == (0, 38)
+    again.rebuild_dirty()
+    assert again.window(T0, T0 + 3600)["search"].requests == 25
+    again.close()
+
+
+def test_attempts_older_than_raw_retention_are_refused(store):
+    outcome = ingest([payload("old", start=T0)], store, now=T0 + 3 * 86400)
+    assert (outcome.accepted, outcome.too_old) == (0, 1)
+
+
+def test_prune_keeps_hour_buckets(store):
+    ingest(spread(rounds=20), store, now=T0 + 3600)
+    store.rebuild_dirty()
+    before = store.window(T0, T0 + 3600)["search"].requests
+    store.prune(now=T0 + 10 * 86400)  # raw rows and minute buckets gone, hours stay
+    counts = store.counts()
+    assert counts["requests"] == 0 and counts["seen_attempts"] == 0
+    assert store.window(T0, T0 + 3600)["search"].requests == before
+
+
+def test_partial_batch_keeps_the_good_items(store):
+    good = scenario_payloads(rounds=1)
+    outcome = ingest(good[:3] + [{"id": 1}, "junk"] + good[3:], store, now=1_800_000_000.0 + 60)
+    assert outcome.rejected == 2 and outcome.accepted == 7 and len(outcome.errors) == 2
