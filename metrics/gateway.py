@@ -79,13 +79,13 @@ class Request:
 
 
 def group_requests(attempts: Iterable[Attempt]) -> dict[str, Request]:
-    """Group attempts by call id, dropping health probes and duplicate attempt ids."""
+    """Group attempts by call id, dropping health probes and duplicate attempts."""
     requests: dict[str, Request] = {}
     seen: set[str] = set()
     for attempt in attempts:
-        if attempt.health_check or attempt.id in seen:
+        if attempt.health_check or attempt.key in seen:
             continue
-        seen.add(attempt.id)
+        seen.add(attempt.key)
         request = requests.get(attempt.call_id)
         if request is None:
             requests[attempt.call_id] = Request.from_attempt(attempt)

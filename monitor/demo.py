@@ -15,6 +15,7 @@ import shutil
 import signal
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,7 +94,8 @@ async def one_request(router, rng: random.Random) -> None:
     prompt = f"faq #{rng.randrange(5)}" if repeated else f"question {rng.getrandbits(48):x}"
     try:
         await router.acompletion(
-            model=model, messages=[{"role": "user", "content": prompt}], metadata=_metadata(team),
+            # One id per logical request, as the proxy sets it, so fallbacks stay one request.
+            litellm_call_id=str(uuid.uuid4()), model=model, messages=[{"role": "user", "content": prompt}], metadata=_metadata(team),
             caching=repeated, mock_delay=min(rng.lognormvariate(-1.6, 0.6), 3.0),
         )
     except Exception:  # noqa: BLE001 - failures are the point: the logger records them

@@ -120,10 +120,10 @@ class Store:
             assert not attempt.health_check, "health probes are filtered before the store"
             if attempt.start < horizon:
                 too_old += 1
-            elif attempt.id in fresh:
+            elif attempt.key in fresh:
                 duplicates += 1
             else:
-                fresh[attempt.id] = attempt
+                fresh[attempt.key] = attempt
         if not fresh:
             return 0, duplicates, too_old
         with self.engine.begin() as conn:
@@ -131,7 +131,7 @@ class Store:
             for chunk in _chunks(list(fresh)):
                 known.update(conn.execute(select(seen_attempts.c.id).where(seen_attempts.c.id.in_(chunk))).scalars())
             duplicates += len(known)
-            new = [a for a in fresh.values() if a.id not in known]
+            new = [a for a in fresh.values() if a.key not in known]
             if not new:
                 return 0, duplicates, too_old
             call_ids = list({a.call_id for a in new})
@@ -159,7 +159,7 @@ class Store:
                     update(requests).where(requests.c.call_id == bindparam("b_call_id")),
                     [{f"b_{k}" if k == "call_id" else k: v for k, v in row.items()} for row in updates],
                 )
-            conn.execute(insert(seen_attempts), [{"id": a.id, "minute": _minute(a.start)} for a in new])
+            conn.execute(insert(seen_attempts), [{"id": a.key, "minute": _minute(a.start)} for a in new])
             self._mark_dirty(conn, touched)
         return len(new), duplicates, too_old
 

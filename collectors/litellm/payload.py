@@ -37,6 +37,10 @@ class Attempt:
     """One call to a deployment (or the cache) as LiteLLM logged it."""
 
     id: str
+    # Dedup key. LiteLLM gives a failed attempt the request's litellm_call_id as its `id`, so two
+    # failed attempts of one request (a fallback that fails too) share an id; the start time
+    # tells them apart, while a re-posted payload (same id, same start) is still counted once.
+    key: str
     call_id: str
     trace_id: str | None
     start: float
@@ -134,6 +138,7 @@ def parse_attempt(obj: object, tag_prefix: str | None = "team:") -> Attempt:
     trace_id = payload.get("trace_id")
     return Attempt(
         id=attempt_id,
+        key=f"{attempt_id}@{start:.6f}",
         call_id=call_id,
         trace_id=trace_id if isinstance(trace_id, str) else None,
         start=start,

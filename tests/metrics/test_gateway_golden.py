@@ -101,3 +101,19 @@ def test_duplicates_and_garbage_are_counted_not_fatal(tmp_path):
     result = replay([str(path)], load_catalog("aiops"))
     assert result.report.as_dict()["kpis"]["api_error_rate"]["samples"] == 30
     assert result.files.rejected == 1 and result.items.rejected == 1 and result.items.duplicates == 1
+
+
+def test_two_failed_attempts_sharing_an_id_are_two_attempts(tmp_path):
+    """LiteLLM sets a failed attempt's id to the request's litellm_call_id: a fallback that fails too
+    gives two failures with one id. They differ by start time; a re-post of either is a duplicate."""
+    import json
+    from payloads import payload
+    first = payload("c", status="failure", start=1000.0, latency=0.1, cost=0.0, error_code="429")
+    second = payload("c", status="failure", start=1000.2, latency=0.1, cost=0.0, error_code="500")
+    first["id"] = second["id"] = "c"
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps([first, second, first]))
+    result = replay([str(path)], load_catalog("aiops"))
+    k = result.report.as_dict()["kpis"]
+    assert k["provider_availability"]["samples"] == 2 and k["api_error_rate"]["samples"] == 1
+    assert result.items.duplicates == 1
