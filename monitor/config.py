@@ -76,6 +76,8 @@ class Config(_Section):
     store: StoreConfig = Field(default_factory=StoreConfig)
     teams: TeamsConfig = Field(default_factory=TeamsConfig)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+    # name -> that source's own section, validated by the source (see monitor/sources.py)
+    sources: dict[str, dict[str, Any] | None] = Field(default_factory=dict)
 
     _window = field_validator("evaluation_window", mode="before")(lambda cls, v: parse_duration(v))
 

@@ -83,7 +83,9 @@ def create_app(monitor: Monitor) -> Starlette:
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok", "cycle_seconds": monitor.snapshot.cycle_seconds})
 
+    source_routes = [route for source in monitor.sources for route in source.routes()]
     return Starlette(routes=[
+        *source_routes,
         Route("/ingest/litellm", ingest_litellm, methods=["POST"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/api/report", report, methods=["GET"]),

@@ -11,8 +11,10 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from collectors.litellm.ingest import IngestOutcome, ingest
 from metrics.catalog import Catalog, load_catalog
+from metrics.engine import Measured
 from metrics.report import Report, build_report
 from monitor.config import Config
+from monitor.sources import CycleWindow, Source, SourceContext, SourceResult, build_sources
 from monitor.store import HOUR, Store
 from monitor.windows import windows_by_team
 
@@ -27,6 +29,7 @@ class CollectorStatus:
     up: bool = False
     last_success: float | None = None
     last_error: str | None = None
+    info: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -40,7 +43,8 @@ class Snapshot:
 
 
 class Monitor:
-    def __init__(self, config: Config, clock: Callable[[], float] = time.time, store: Store | None = None) -> None:
+    def __init__(self, config: Config, clock: Callable[[], float] = time.time, store: Store | None = None,
+                 sources: list[Source] | None = None, environ: dict[str, str] | None = None) -> None:
         self.config = config
         self.clock = clock
         self.catalog = load_catalog(config.model)
@@ -51,7 +55,14 @@ class Monitor:
                                 ["route", "outcome"], registry=self.registry)
         self.cycle_duration = Histogram("aiops_cycle_duration_seconds", "Wall time of one collection cycle.",
                                         registry=self.registry)
+        import os
+
+        context = SourceContext(self.store.engine, clock, dict(os.environ if environ is None else environ),
+                                config.teams.tag_prefix)
+        self.sources: list[Source] = sources if sources is not None else build_sources(config.sources, context)
+        self._source_results: dict[str, SourceResult] = {}
         self.collectors: dict[str, CollectorStatus] = {PUSH_COLLECTOR: CollectorStatus()}
+        self.collectors.update({source.name: CollectorStatus() for source in self.sources})
         self.snapshot = Snapshot(catalog=self.catalog, collectors=dict(self.collectors))
         self._cycle_lock = threading.Lock()
         self._last_prune = 0.0
@@ -80,7 +91,9 @@ class Monitor:
                 "evaluation": (now - window, now, self.store.window(now - window, now)),
                 "30d": (spend_start, now, self.store.window(spend_start, now, with_latency=False)),
             }
-            windows = windows_by_team(spans, self.config.teams.allow, self.config.teams.top_n)
+            cycle_window = CycleWindow(now, now - window, now, spend_start)
+            windows = windows_by_team(spans, self.config.teams.allow, self.config.teams.top_n,
+                                      self._collect_sources(cycle_window))
             report = build_report(self.catalog, windows, now, {"window": {"start": now - window, "end": now,
                                                                            "seconds": window}})
             if now - self._last_prune > HOUR:
@@ -92,6 +105,27 @@ class Monitor:
                                      elapsed)
             return report
 
+    def _collect_sources(self, window: CycleWindow) -> dict[str, dict[str, Measured]]:
+        """Every source under its own guard; stale results are dropped, not shown."""
+        merged: dict[str, dict[str, Measured]] = {}
+        for source in self.sources:
+            status = self.collectors[source.name]
+            try:
+                result = source.collect(window)
+            except Exception as exc:  # noqa: BLE001 - one failing source must not stop the others
+                status.up, status.last_error = False, f"{type(exc).__name__}: {exc}"[:300]
+                log.warning("source %s failed: %s", source.name, status.last_error)
+            else:
+                self._source_results[source.name] = result
+                status.up, status.last_success, status.last_error = True, window.now, None
+                status.info = dict(result.info)
+            kept = self._source_results.get(source.name)
+            if kept is None or status.last_success is None or window.now - status.last_success > source.stale_after:
+                continue
+            for team, signals in kept.signals.items():
+                merged.setdefault(team, {}).update(signals)
+        return merged
+
     def safe_cycle(self) -> None:
         """The scheduler's job: a failing cycle is logged and the last snapshot stays served."""
         try:
@@ -100,4 +134,9 @@ class Monitor:
             log.exception("collection cycle failed; keeping the previous snapshot")
 
     def close(self) -> None:
+        for source in self.sources:
+            try:
+                source.close()
+            except Exception:  # noqa: BLE001
+                log.exception("closing source %s", source.name)
         self.store.close()
