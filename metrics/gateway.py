@@ -35,6 +35,7 @@ class Request:
     authenticated: bool = False
     guardrail_run: bool = False
     budget_exceeded: bool = False
+    trace_id: str | None = None
 
     @classmethod
     def from_attempt(cls, attempt: Attempt) -> "Request":
@@ -52,10 +53,12 @@ class Request:
             authenticated=attempt.authenticated,
             guardrail_run=attempt.guardrail_run,
             budget_exceeded=attempt.budget_exceeded,
+            trace_id=attempt.trace_id,
         )
 
     def add(self, attempt: Attempt) -> None:
         self.team = self.team or attempt.team
+        self.trace_id = self.trace_id or attempt.trace_id
         self.start = min(self.start, attempt.start)
         self.end = max(self.end, attempt.end)
         self.success = self.success or attempt.success

@@ -29,6 +29,22 @@ from monitor.render import render  # noqa: E402
 from monitor.server import RunningMonitor  # noqa: E402
 from monitor.service import Monitor  # noqa: E402
 
+# Other sources join the demo through feeds: "module:attribute" naming an object with
+#   sources_config() -> dict   the demo config's `sources` sections this feed needs
+#   async run(monitor_url: str, seconds: float, rng: random.Random) -> None   its traffic
+FEEDS: list[str] = []
+
+
+def load_feeds() -> list:
+    import importlib
+
+    feeds = []
+    for spec in FEEDS:
+        module, _, attribute = spec.partition(":")
+        feeds.append(getattr(importlib.import_module(module), attribute))
+    return feeds
+
+
 MODEL_LIST = [
     {"model_name": "gpt-4o-mini", "litellm_params": {"model": "openai/gpt-4o-mini", "mock_response": "hi", "api_key": "fake"}},
     {"model_name": "claude-fast", "litellm_params": {"model": "anthropic/claude-3-5-haiku-20241022",
@@ -116,12 +132,16 @@ async def generate(router, seconds: float, rate: float, seed: int = 7) -> None:
         await asyncio.wait(tasks, timeout=10)
 
 
-def demo_config(port: int, data_dir: Path):
+def demo_config(port: int, data_dir: Path, feeds: list):
+    sources: dict = {}
+    for feed in feeds:
+        sources.update(feed.sources_config())
     return build_config({
         "evaluation_window": "1h",
         "server": {"host": "127.0.0.1", "port": port},
         "store": {"url": f"sqlite:///{data_dir / 'demo-history.db'}"},
         "scheduler": {"interval_seconds": 5},
+        "sources": sources,
     }, environ={}, origin="demo")
 
 
@@ -136,7 +156,8 @@ def run_demo(port: int, duration: float | None, data_dir: Path, rate: float, kee
     if not keep_history and data_dir.exists():
         shutil.rmtree(data_dir)
     console = Console()
-    monitor = Monitor(demo_config(port, data_dir))
+    feeds = load_feeds()
+    monitor = Monitor(demo_config(port, data_dir, feeds))
     with RunningMonitor(monitor) as running:
         console.print(f"[bold]aiops-maturity demo[/]: /metrics on {running.url}/metrics, history in {data_dir}/")
         logger = MaturityLogger(endpoint=f"{running.url}/ingest/litellm", flush_interval=0.5)
@@ -148,6 +169,7 @@ def run_demo(port: int, duration: float | None, data_dir: Path, rate: float, kee
 
         async def drive() -> None:
             traffic = asyncio.create_task(generate(router, total, rate))
+            side = [asyncio.create_task(feed.run(running.url, total, random.Random(11))) for feed in feeds]
             last = 0.0
             while not traffic.done():
                 await asyncio.sleep(1)
@@ -163,6 +185,9 @@ def run_demo(port: int, duration: float | None, data_dir: Path, rate: float, kee
                           f"requests {kpis['api_error_rate'].samples} error rate "
                           f"{(kpis['api_error_rate'].value or 0) * 100:.1f} % teams {len(report.teams)}", flush=True)
             await traffic
+            for task in side:
+                task.cancel()
+            await asyncio.gather(*side, return_exceptions=True)
 
         try:
             if live is not None:

@@ -12,8 +12,9 @@ from monitor.service import Snapshot
 
 
 class MaturityCollector(Collector):
-    def __init__(self, snapshot: Callable[[], Snapshot]) -> None:
+    def __init__(self, snapshot: Callable[[], Snapshot], sources: list | None = None) -> None:
         self._snapshot = snapshot
+        self._sources = sources or []
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         snapshot = self._snapshot()
@@ -55,3 +56,5 @@ class MaturityCollector(Collector):
             if status.last_success is not None:
                 last_success.add_metric([name], status.last_success)
         yield from (level, score, value, target, met, no_data, dimension, up, last_success)
+        for source in self._sources:
+            yield from source.families()  # built by the source's last cycle, not at scrape time

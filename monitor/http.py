@@ -49,7 +49,7 @@ def create_app(monitor: Monitor) -> Starlette:
     token_secret = monitor.config.server.ingest_token
     token = token_secret.get_secret_value() if token_secret else None
     limit = monitor.config.server.max_body_bytes
-    monitor.registry.register(MaturityCollector(lambda: monitor.snapshot))
+    monitor.registry.register(MaturityCollector(lambda: monitor.snapshot, monitor.sources))
 
     async def ingest_litellm(request: Request) -> Response:
         if not authorized(request, token):

@@ -65,6 +65,8 @@ class Source(Protocol):
 
     def routes(self) -> list: ...
 
+    def families(self) -> list: ...  # extra prometheus_client metric families to export (e.g. a forecast)
+
     def close(self) -> None: ...
 
 

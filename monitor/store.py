@@ -36,6 +36,7 @@ seen_attempts = Table(
 requests = Table(
     "requests", metadata,
     Column("call_id", String, primary_key=True),
+    Column("trace_id", String, nullable=True, index=True),  # joined with traces/spans for trace_coverage
     Column("team", String, nullable=True),
     Column("start", Float, nullable=False),
     Column("end", Float, nullable=False),
@@ -267,7 +268,7 @@ class Store:
 
 def _request_row(r: Request) -> dict:
     return {
-        "call_id": r.call_id, "team": r.team, "start": r.start, "end": r.end, "minute": _minute(r.start),
+        "call_id": r.call_id, "trace_id": r.trace_id, "team": r.team, "start": r.start, "end": r.end, "minute": _minute(r.start),
         "success": int(r.success), "cache_hit": int(r.cache_hit), "cost": r.cost, "attempts": r.attempts,
         "provider_attempts": r.provider_attempts, "provider_successes": r.provider_successes,
         "flags": int(r.authenticated) | int(r.guardrail_run) << 1 | int(r.budget_exceeded) << 2,
@@ -278,7 +279,7 @@ def _request_from_row(row) -> Request:
     return Request(row.call_id, row.team, row.start, row.end, bool(row.success), bool(row.cache_hit), row.cost,
                    row.attempts, row.provider_attempts, row.provider_successes,
                    authenticated=bool(row.flags & 1), guardrail_run=bool(row.flags & 2),
-                   budget_exceeded=bool(row.flags & 4))
+                   budget_exceeded=bool(row.flags & 4), trace_id=row.trace_id)
 
 
 def _bucket_row(resolution: int, bucket_start: int, team: str, a: GatewayAggregate) -> dict:

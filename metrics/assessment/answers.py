@@ -14,7 +14,22 @@ from typing import Any
 
 import yaml
 
-from metrics.assessment.errors import AnswersError
+
+class AssessmentError(ValueError):
+    """Base: a user-facing, one-line problem naming the key at fault (the CLI prints it, exit 2)."""
+
+
+class AnswersError(AssessmentError):
+    """An answers file (or an interactive answer) is not valid."""
+
+
+class EvidenceError(AssessmentError):
+    """The evidence input (report JSON or signals) is not valid."""
+
+
+class DefinitionError(AssessmentError):
+    """A packaged data file (questions, models, evidence map) is not valid."""
+
 
 METADATA_KEYS = ("organization", "assessed_by", "date", "notes")
 

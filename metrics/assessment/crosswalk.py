@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from metrics.assessment.aiops import score_aiops
-from metrics.assessment.answers import Answers, validate
+from metrics.assessment.answers import Answers, AnswersError, validate
 from metrics.assessment.definitions import derive_levels, load_definitions
-from metrics.assessment.enterprise import score_enterprise
-from metrics.assessment.errors import AnswersError
+from metrics.assessment.derived import score_enterprise, score_stages
 from metrics.assessment.evidence import normalize
 from metrics.assessment.platform import score_platform
+from metrics.assessment.questionnaire import score_aiops
 from metrics.assessment.result import ModelResult
 from metrics.assessment.selfhosted import score_selfhosted
-from metrics.assessment.stages import score_stages
 
 MODELS = ("aiops", "selfhosted", "platform", "enterprise", "stages")
 DERIVABLE: dict[str, tuple[str, ...]] = {"aiops": MODELS, "selfhosted": ("selfhosted",), "platform": ("platform",)}

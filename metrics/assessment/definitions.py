@@ -9,7 +9,7 @@ from typing import Mapping
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from metrics.assessment.errors import DefinitionError
+from metrics.assessment.answers import DefinitionError
 from metrics.assessment.questionnaire import load_questionnaire
 
 

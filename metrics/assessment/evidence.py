@@ -18,7 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from metrics.assessment.errors import DefinitionError, EvidenceError
+from metrics.assessment.answers import DefinitionError, EvidenceError
 from metrics.assessment.result import EvidenceItem, ScoredAnswer, apply_cap
 
 DEFAULT_MIN_SAMPLES = 20
@@ -177,9 +177,19 @@ def _lookup(rule: Rule, evidence: Evidence) -> tuple[float | None, int, int | No
     return value, int(den["value"]), None, False, numbers
 
 
+@lru_cache(maxsize=None)
+def _catalog_min_samples(source: str) -> int | None:
+    from metrics.catalog import load_catalog
+
+    try:
+        return load_catalog().kpi(source).min_samples
+    except KeyError:
+        return None
+
+
 def evaluate_rule(rule: Rule, evidence: Evidence) -> EvidenceItem:
     value, samples, own_min, no_data, numbers = _lookup(rule, evidence)
-    min_samples = rule.min_samples or own_min or DEFAULT_MIN_SAMPLES
+    min_samples = rule.min_samples or own_min or _catalog_min_samples(rule.source) or DEFAULT_MIN_SAMPLES
     top = rule.bands[0]
 
     def item(level: int | None, band: str, status: Literal["met", "unmet", "no_data"]) -> EvidenceItem:

@@ -28,8 +28,8 @@ a test fails when this file and the data disagree.
   first that holds gives the level, else *otherwise*. "no cap" means the telemetry does not limit
   the claim; **attests** is the highest answer the telemetry can actually show.
 - **Scored answer = min(claim, evidence level)**, over every rule with evidence for that question.
-- Fewer samples than the rule's minimum (default: the KPI's own `min_samples`, else
-  {default}), a KPI in status `no_data`, or an absent signal is **no evidence**: the claim stands.
+- Fewer samples than the rule's minimum (default: the entry's `min_samples`, else the catalog
+  KPI's, else {default}), a KPI in status `no_data`, or an absent signal is **no evidence**: the claim stands.
 - Status of each answer: `capped` (claim above the evidence level), `verified` (claim at or below
   both the evidence level and what the telemetry attests), `partly_verified` (telemetry does not
   contradict it but cannot show that high), `unverified` (no evidence).

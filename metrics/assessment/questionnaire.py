@@ -1,5 +1,6 @@
-"""The aiops questionnaire (aiops_questions.yaml), validated on load, and its scoring: total out
-of 60, the seed's bands, six dimensions each the mean of its two answers."""
+"""The aiops model: its questionnaire (aiops_questions.yaml, validated on load) and its scoring.
+Each claim is capped by evidence, the total (out of 60) falls into the seed's bands for the level,
+and each of the six dimensions is the mean of its two scored answers."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -9,7 +10,9 @@ from typing import Mapping
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from metrics.assessment.errors import DefinitionError
+from metrics.assessment.answers import DefinitionError
+from metrics.assessment.evidence import Evidence, cap
+from metrics.assessment.result import ModelResult, kpi_entries, lopsided
 
 
 class _Strict(BaseModel):
@@ -114,3 +117,32 @@ def parse_questionnaire(text: str, origin: str = "aiops_questions.yaml") -> Ques
 def load_questionnaire() -> Questionnaire:
     text = resources.files("metrics.assessment").joinpath("aiops_questions.yaml").read_text(encoding="utf-8")
     return parse_questionnaire(text)
+
+
+def summarize(answers: Mapping[str, int]) -> dict[str, object]:
+    """Total, level, score and dimensions of a complete set of answers (no evidence)."""
+    q = load_questionnaire()
+    total = sum(answers[qid] for qid in q.ids)
+    return {"total": total, "level": q.level_of(total), "score": q.score_of(total),
+            "dimensions": q.dimension_scores(answers)}
+
+
+def score_aiops(claims: Mapping[str, int], evidence: Evidence | None = None) -> ModelResult:
+    q = load_questionnaire()
+    answers = {qid: cap("aiops", qid, claims[qid], evidence) for qid in q.ids}
+    scored = summarize({qid: a.scored for qid, a in answers.items()})
+    claimed = summarize(claims)
+    level = int(scored["level"])  # type: ignore[call-overload]
+    dimensions: dict[str, float] = scored["dimensions"]  # type: ignore[assignment]
+    result = ModelResult(
+        model="aiops", level=level, level_name=q.levels[level], score=float(scored["score"]),  # type: ignore[arg-type]
+        dimensions=dict(dimensions), answers=answers, kpis=kpi_entries(answers) if evidence else {},
+        extra={"total": scored["total"], "max_total": q.max_total, "source": "answers",
+               "claimed": claimed},
+    )
+    result.warnings.extend(lopsided(dimensions))
+    if claimed["total"] != scored["total"]:
+        result.warnings.append(
+            f"evidence lowered the total from {claimed['total']} to {scored['total']} "
+            f"(capped: {', '.join(result.capped)})")
+    return result

@@ -31,6 +31,9 @@ class Scripted:
     def routes(self):
         return [Route("/hello", lambda request: PlainTextResponse("hi"))]
 
+    def families(self):
+        return []
+
     def close(self):
         pass
 
