@@ -8,6 +8,7 @@ plus the minute buckets at its edges.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -54,13 +55,12 @@ dirty_minutes = Table(
     Column("minute", Integer, primary_key=True),
     Column("version", Integer, nullable=False),
 )
-_COUNTS = COUNT_FIELDS
 buckets = Table(
     "buckets", metadata,
     Column("resolution", Integer, primary_key=True),
     Column("bucket_start", Integer, primary_key=True),
     Column("team", String, primary_key=True),
-    *(Column(name, Integer, nullable=False) for name in _COUNTS),
+    *(Column(name, Integer, nullable=False) for name in COUNT_FIELDS),
     Column("cost_usd", Float, nullable=False),
     Column("attributed_cost_usd", Float, nullable=False),
     Column("first_start", Float, nullable=True),
@@ -103,6 +103,10 @@ class Store:
         self.raw_retention = raw_retention
         self.minute_retention = max(minute_retention, raw_retention + HOUR)
         self.hour_retention = hour_retention
+        # Ingest merges attempts into request rows (read, then write) and a cycle rebuilds buckets
+        # the same way. In one process these must not interleave: SQLite would refuse a stale read
+        # transaction's write, and two merges of one request would lose an attempt.
+        self._write_lock = threading.Lock()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -127,7 +131,7 @@ class Store:
                 fresh[attempt.key] = attempt
         if not fresh:
             return 0, duplicates, too_old
-        with self.engine.begin() as conn:
+        with self._write_lock, self.engine.begin() as conn:
             known = set()
             for chunk in _chunks(list(fresh)):
                 known.update(conn.execute(select(seen_attempts.c.id).where(seen_attempts.c.id.in_(chunk))).scalars())
@@ -180,6 +184,10 @@ class Store:
     # ------------------------------------------------------------------ buckets
     def rebuild_dirty(self) -> int:
         """Rebuild the minute buckets touched since the last call, then their hours."""
+        with self._write_lock:
+            return self._rebuild_dirty()
+
+    def _rebuild_dirty(self) -> int:
         with self.engine.connect() as conn:
             marks = dict(conn.execute(select(dirty_minutes.c.minute, dirty_minutes.c.version)).all())
         if not marks:
@@ -251,7 +259,7 @@ class Store:
     # ------------------------------------------------------------------ upkeep
     def prune(self, now: float | None = None) -> None:
         now = time.time() if now is None else now
-        with self.engine.begin() as conn:
+        with self._write_lock, self.engine.begin() as conn:
             raw_horizon = _minute(now - self.raw_retention)
             conn.execute(delete(requests).where(requests.c.minute < raw_horizon))
             conn.execute(delete(seen_attempts).where(seen_attempts.c.minute < raw_horizon))
@@ -283,7 +291,7 @@ def _request_from_row(row) -> Request:
 
 
 def _bucket_row(resolution: int, bucket_start: int, team: str, a: GatewayAggregate) -> dict:
-    row = {name: getattr(a, name) for name in _COUNTS}
+    row = {name: getattr(a, name) for name in COUNT_FIELDS}
     row.update(resolution=resolution, bucket_start=bucket_start, team=team, cost_usd=a.cost_usd,
                attributed_cost_usd=a.attributed_cost_usd, first_start=a.first_start, last_end=a.last_end,
                latency=a.latency.to_bytes())
@@ -293,7 +301,7 @@ def _bucket_row(resolution: int, bucket_start: int, team: str, a: GatewayAggrega
 def _aggregate_from_row(row, with_latency: bool = True) -> GatewayAggregate:
     latency = SketchDistribution.from_bytes(row.latency) if with_latency else SketchDistribution()
     return GatewayAggregate(
-        **{name: getattr(row, name) for name in _COUNTS},
+        **{name: getattr(row, name) for name in COUNT_FIELDS},
         cost_usd=row.cost_usd, attributed_cost_usd=row.attributed_cost_usd,
         first_start=row.first_start, last_end=row.last_end, latency=latency,
     )

@@ -117,3 +117,30 @@ def test_partial_batch_keeps_the_good_items(store):
     good = scenario_payloads(rounds=1)
     outcome = ingest(good[:3] + [{"id": 1}, "junk"] + good[3:], store, now=1_800_000_000.0 + 60)
     assert outcome.rejected == 2 and outcome.accepted == 7 and len(outcome.errors) == 2
+
+
+def test_concurrent_ingest_and_cycles_lose_nothing(store):
+    """Batches of one request's attempts arrive on several threads while cycles run."""
+    import threading
+    items = spread(rounds=30)
+    random.Random(2).shuffle(items)
+    chunks = [items[i::4] for i in range(4)]
+    errors = []
+
+    def worker(chunk):
+        try:
+            for i in range(0, len(chunk), 5):
+                ingest(chunk[i:i + 5], store, now=T0 + 4 * 3600)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(c,)) for c in chunks]
+    for t in threads:
+        t.start()
+    while any(t.is_alive() for t in threads):
+        store.rebuild_dirty()
+    for t in threads:
+        t.join()
+    store.rebuild_dirty()
+    assert not errors
+    assert_same(store.window(T0, T0 + 4 * 3600), exact_by_team(items))
