@@ -8,6 +8,8 @@ from typing import Annotated, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from metrics.validation import first_error
+
 Comparator = Literal["lt", "le", "gt", "ge"]
 MAX_LEVEL = 5
 
@@ -146,9 +148,7 @@ def parse_catalog(text: str, origin: str = "catalog") -> Catalog:
     except yaml.YAMLError as exc:
         raise CatalogError(f"{origin}: not valid YAML: {exc}") from None
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(root)"
-        raise CatalogError(f"{origin}: {where}: {first['msg']}") from None
+        raise CatalogError(f"{origin}: {first_error(exc)}") from None
 
 
 @lru_cache(maxsize=None)

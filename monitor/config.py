@@ -14,6 +14,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from metrics.validation import first_error
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
 
@@ -109,9 +111,7 @@ def build_config(data: dict[str, Any] | None, environ: dict[str, str] | None = N
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(root)"
-        raise ConfigError(f"{origin}: {where}: {first['msg']}") from None
+        raise ConfigError(f"{origin}: {first_error(exc)}") from None
 
 
 def load_config(path: str | os.PathLike | None, environ: dict[str, str] | None = None) -> Config:

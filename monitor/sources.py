@@ -19,6 +19,8 @@ from typing import Any, Callable, Protocol, runtime_checkable
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.engine import Engine
 
+from metrics.validation import first_error
+
 from metrics.engine import Measured
 
 ENTRY_POINT_GROUP = "aiops_maturity.sources"
@@ -90,8 +92,6 @@ def build_sources(sections: dict[str, dict], context: SourceContext) -> list[Sou
         try:
             config = factory.config_model.model_validate(section or {})
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise SourceConfigError(f"sources.{name}.{where}: {first['msg']}") from None
+            raise SourceConfigError(first_error(exc, prefix=f"sources.{name}")) from None
         sources.append(factory(config, context))
     return sources
