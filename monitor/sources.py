@@ -19,9 +19,8 @@ from typing import Any, Callable, Protocol, runtime_checkable
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.engine import Engine
 
-from metrics.validation import first_error
-
 from metrics.engine import Measured
+from metrics.validation import first_error
 
 ENTRY_POINT_GROUP = "aiops_maturity.sources"
 

@@ -63,7 +63,7 @@ def test_evidence_caps_through_the_command(capsys, aiops_file, tmp_path):
     doc = run_json(capsys, "--answers", str(aiops_file), "--model", "aiops", "--format", "json", "--evidence", str(report))
     assert doc["capped"] == ["q2", "q3"]
     assert doc["answers"]["q3"]["evidence"] == 2 and doc["answers"]["q2"]["scored"] == 1
-    assert doc["total"] == 20 and doc["level"] == 1
+    assert doc["total"] == 21 and doc["level"] == 2 and doc["claimed"]["total"] == 23
     assert doc["kpis"]["trace_coverage"]["status"] == "unmet"
 
 
