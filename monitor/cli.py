@@ -50,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     backfill = commands.add_parser("backfill", help="load recorded LiteLLM payload files into the history store")
     backfill.add_argument("paths", nargs="+")
     backfill.add_argument("--config", required=True, type=Path)
+
+    from monitor.assess import add_arguments as add_assess_arguments
+
+    add_assess_arguments(commands.add_parser("assess", help="self-assessment: answers file or interactive questionnaire"))
     return parser
 
 
@@ -133,7 +137,13 @@ def cmd_backfill(args) -> int:
     return 0
 
 
-COMMANDS = {"demo": cmd_demo, "serve": cmd_serve, "collect": cmd_collect, "replay": cmd_replay,
+def cmd_assess(args) -> int:
+    from monitor.assess import run
+
+    return run(args)
+
+
+COMMANDS = {"assess": cmd_assess, "demo": cmd_demo, "serve": cmd_serve, "collect": cmd_collect, "replay": cmd_replay,
             "backfill": cmd_backfill}
 
 

@@ -71,6 +71,12 @@ class SchedulerConfig(_Section):
     interval_seconds: float = Field(default=30, gt=0)
 
 
+class AssessmentConfig(_Section):
+    # A self-assessment answers file (see README, "Self-assessment"); scored every cycle against
+    # the live evidence and exported per model. None: only the telemetry-based aiops level.
+    answers: Path | None = None
+
+
 class Config(_Section):
     model: str = "aiops"
     evaluation_window: float = 86400
@@ -78,6 +84,7 @@ class Config(_Section):
     store: StoreConfig = Field(default_factory=StoreConfig)
     teams: TeamsConfig = Field(default_factory=TeamsConfig)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+    assessment: AssessmentConfig = Field(default_factory=AssessmentConfig)
     # name -> that source's own section, validated by the source (see monitor/sources.py)
     sources: dict[str, dict[str, Any] | None] = Field(default_factory=dict)
 

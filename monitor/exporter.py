@@ -11,6 +11,10 @@ from metrics.teams import ALL
 from monitor.service import Snapshot
 
 
+def report_model(snapshot: Snapshot) -> str | None:
+    return snapshot.catalog.model if snapshot.catalog is not None else None
+
+
 class MaturityCollector(Collector):
     def __init__(self, snapshot: Callable[[], Snapshot], sources: list | None = None) -> None:
         self._snapshot = snapshot
@@ -51,10 +55,20 @@ class MaturityCollector(Collector):
                             met.add_metric(labels, 1.0 if check.status == "met" else 0.0)
             for name, dim_level in report.org.dimensions.items():
                 dimension.add_metric([report.model, name], dim_level)
+        lopsided = GaugeMetricFamily("aiops_model_lopsided", "1 when one area of the model is two or more levels "
+                                     "ahead of another.", labels=["model"])
+        for name, result in snapshot.models.items():
+            # The telemetry-based aiops level keeps model="aiops"; the aiops questionnaire is apart.
+            model = f"{name}_questionnaire" if name == report_model(snapshot) else name
+            level.add_metric([model, "all"], result.level)
+            score.add_metric([model, "all"], result.score)
+            for dim_name, dim_level in result.dimensions.items():
+                dimension.add_metric([model, dim_name], float(dim_level))
+            lopsided.add_metric([model], 1.0 if any(w.startswith("lopsided:") for w in result.warnings) else 0.0)
         for name, status in snapshot.collectors.items():
             up.add_metric([name], 1.0 if status.up else 0.0)
             if status.last_success is not None:
                 last_success.add_metric([name], status.last_success)
-        yield from (level, score, value, target, met, no_data, dimension, up, last_success)
+        yield from (level, score, value, target, met, no_data, dimension, up, last_success, lopsided)
         for source in self._sources:
             yield from source.families()  # built by the source's last cycle, not at scrape time

@@ -40,6 +40,8 @@ class Snapshot:
     catalog: Catalog | None = None
     collectors: dict[str, CollectorStatus] = field(default_factory=dict)
     cycle_seconds: float | None = None
+    # Self-assessment results by model name (questionnaire claims capped by this cycle's evidence).
+    models: dict = field(default_factory=dict)
 
 
 class Monitor:
@@ -63,6 +65,16 @@ class Monitor:
         self._source_results: dict[str, SourceResult] = {}
         self.collectors: dict[str, CollectorStatus] = {PUSH_COLLECTOR: CollectorStatus()}
         self.collectors.update({source.name: CollectorStatus() for source in self.sources})
+        self.answers = None
+        if config.assessment.answers is not None:
+            from metrics.assessment import AssessmentError, load_answers
+
+            try:
+                self.answers = load_answers(config.assessment.answers)
+            except AssessmentError as exc:
+                from monitor.config import ConfigError
+
+                raise ConfigError(f"assessment.answers: {exc}") from None
         self.snapshot = Snapshot(catalog=self.catalog, collectors=dict(self.collectors))
         self._cycle_lock = threading.Lock()
         self._last_prune = 0.0
@@ -96,14 +108,28 @@ class Monitor:
                                       self._collect_sources(cycle_window))
             report = build_report(self.catalog, windows, now, {"window": {"start": now - window, "end": now,
                                                                            "seconds": window}})
+            models = self._assess(report, windows["all"]["evaluation"].signals)
             if now - self._last_prune > HOUR:
                 self.store.prune(now)
                 self._last_prune = now
             elapsed = time.perf_counter() - started
             self.cycle_duration.observe(elapsed)
             self.snapshot = Snapshot(report, self.catalog, {k: CollectorStatus(**vars(v)) for k, v in self.collectors.items()},
-                                     elapsed)
+                                     elapsed, models)
             return report
+
+    def _assess(self, report: Report, signals: dict) -> dict:
+        """Score the configured answers file against this cycle's evidence (org-wide)."""
+        if self.answers is None:
+            return {}
+        from metrics.assessment import assess_all, evidence_from_report
+
+        counts = {name: value for name, value in signals.items() if isinstance(value, (int, float))}
+        try:
+            return assess_all(self.answers, evidence_from_report(report.as_dict(), counts))
+        except Exception:  # noqa: BLE001 - a scoring fault must not stop the gateway KPIs
+            log.exception("self-assessment scoring failed")
+            return {}
 
     def _collect_sources(self, window: CycleWindow) -> dict[str, dict[str, Measured]]:
         """Every source under its own guard; stale results are dropped, not shown."""

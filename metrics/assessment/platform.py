@@ -1,7 +1,8 @@
 """The AI-platform model (seed 001): seven capability areas at levels 1-5 (Ad-hoc ... Self-improving).
 The model is additive, so the platform is at level L when every area is at L or above (the lowest
 area); DORA-style delivery metrics for models and prompts cross-check that level and cap it where
-they exist. score = level + share of areas already at level + 1 (level when a DORA cap binds).
+they exist. score = level + share of areas already at level + 1 (when a DORA cap binds: the highest score at the
+capped level, (n - 1) / n above it, so the score stays monotone in every claim).
 Warns when one area is two or more levels ahead of another (the seed's lopsidedness)."""
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ def score_platform(claims: Mapping[str, int], evidence: Evidence | None = None, 
     claimed_level, claimed_score = weakest_link(areas)
     overall = cap("platform", OVERALL, claimed_level, evidence)
     level = overall.scored
-    score = claimed_score if level == claimed_level else float(level)
+    # When the DORA cap binds, every area is above the capped level: score it as the best a platform
+    # at that level can be, so raising a claim can never lower the score (monotone).
+    score = claimed_score if level == claimed_level else round(level + (len(areas) - 1) / len(areas), 4)
     answers: dict[str, ScoredAnswer] = {area: ScoredAnswer(value, None, value, "unverified") for area, value in areas.items()}
     answers[OVERALL] = overall
     result = ModelResult(

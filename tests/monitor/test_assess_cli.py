@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 AIOPS = "model: aiops\nanswers: {q1: 2, q2: 2, q3: 3, q4: 1, q5: 0, q6: 3, q7: 2, q8: 2, q9: 3, q10: 2, q11: 2, q12: 1}\n"
 SELFHOSTED = ("model: selfhosted\n"
               "stages: {infrastructure: 2, data: 1, security: 2, developer: 2, operations: 1, governance: 2}\n")
-COMMAND = [sys.executable, "-m", "monitor.assess"]   # until `aiops-maturity assess` is wired in monitor/cli.py
+COMMAND = [str(Path(sys.executable).parent / "aiops-maturity"), "assess"]
 
 
 @pytest.fixture
