@@ -79,6 +79,12 @@ def _is_client_error(payload: dict) -> bool:
     return isinstance(info, dict) and info.get("error_class") in _CLIENT_ERROR_CLASSES
 
 
+def _reached_provider(payload: dict) -> bool:
+    """A failure the proxy raised before routing (bad key in custom auth, unknown model) names no
+    deployment, provider or endpoint: it never reached a provider, whatever its status code."""
+    return any(payload.get(key) for key in ("model_group", "model_id", "api_base", "custom_llm_provider"))
+
+
 def team_of(metadata: dict, tags: list, tag_prefix: str | None) -> str | None:
     """Team identity: team alias, else team id, else the first request tag with the prefix."""
     team = metadata.get("user_api_key_team_alias") or metadata.get("user_api_key_team_id")
@@ -148,7 +154,7 @@ def parse_attempt(obj: object, tag_prefix: str | None = "team:") -> Attempt:
         cost=cost,
         team=team_of(metadata, tags, tag_prefix),
         health_check=HEALTH_CHECK_TAG in tags,
-        provider_attempt=not cache_hit and (success or not _is_client_error(payload)),
+        provider_attempt=not cache_hit and (success or (_reached_provider(payload) and not _is_client_error(payload))),
         model_group=str(payload.get("model_group") or ""),
         authenticated=bool(metadata.get("user_api_key_hash")),
         guardrail_run=guardrail_status not in (None, "", "not_run"),

@@ -73,7 +73,7 @@ def test_router_traffic_reaches_the_monitor_exactly(running):
     assert k["api_error_rate"]["value"] == pytest.approx(3 / 24)
     assert k["cache_hit_rate"]["value"] == pytest.approx(3 / 24)
     # provider attempts: 24 requests + 5 fallback attempts - 3 cache hits = 26; failures: 5 x 429 + 3 dead
-    assert k["provider_availability"]["samples"] == 26
+    assert k["provider_availability"]["evidence"]["provider_attempts"] == 26
     assert k["provider_availability"]["value"] == pytest.approx(18 / 26)
     assert report["teams"]["beta"]["kpis"]["api_error_rate"]["samples"] == 5
     assert report["teams"]["alpha"]["kpis"]["api_error_rate"]["samples"] == 16

@@ -74,3 +74,12 @@ def test_malformed_payloads_name_the_field(mutate, field):
 def test_non_objects_are_rejected(bad):
     with pytest.raises(PayloadError):
         parse_attempt(bad)
+
+
+def test_failure_raised_before_routing_never_reached_a_provider():
+    """e.g. custom auth rejecting a key: HTTP 500, but no deployment, endpoint or provider named."""
+    p = payload("c", status="failure", error_code="500", error_class="Exception")
+    p.update(model_group="", model_id="", api_base="", custom_llm_provider=None)
+    assert not parse_attempt(p).provider_attempt
+    p["custom_llm_provider"] = "openai"  # a health probe of a deployment names its provider
+    assert parse_attempt(p).provider_attempt

@@ -71,7 +71,8 @@ def test_recorded_proxy_run(samples_dir):
     k = kpis_of([samples_dir / "callback_run_payloads.jsonl"])["kpis"]
     assert k["api_error_rate"]["samples"] == 53
     assert k["api_error_rate"]["value"] == pytest.approx(8 / 53)       # 5 dead-no-fallback + 3 bad requests
-    assert k["provider_availability"]["samples"] == 55                 # 67 attempts - 9 cache hits - 3 x 400
+    assert k["provider_availability"]["evidence"]["provider_attempts"] == 55  # 67 attempts - 9 cache hits - 3 x 400
+    assert k["provider_availability"]["samples"] == 53                 # the minimum sample counts requests
     assert k["provider_availability"]["value"] == pytest.approx(36 / 55)
     assert k["cache_hit_rate"]["value"] == pytest.approx(9 / 53)
     assert k["cost_attribution_coverage"]["value"] == 0.0              # no team identity in that run
@@ -115,5 +116,5 @@ def test_two_failed_attempts_sharing_an_id_are_two_attempts(tmp_path):
     path.write_text(json.dumps([first, second, first]))
     result = replay([str(path)], load_catalog("aiops"))
     k = result.report.as_dict()["kpis"]
-    assert k["provider_availability"]["samples"] == 2 and k["api_error_rate"]["samples"] == 1
+    assert k["provider_availability"]["evidence"]["provider_attempts"] == 2 and k["api_error_rate"]["samples"] == 1
     assert result.items.duplicates == 1

@@ -144,3 +144,30 @@ def test_concurrent_ingest_and_cycles_lose_nothing(store):
     store.rebuild_dirty()
     assert not errors
     assert_same(store.window(T0, T0 + 4 * 3600), exact_by_team(items))
+
+
+def test_two_writers_on_one_database_retry_instead_of_failing(tmp_path):
+    """Two processes' stores (a replica, a backfill) merging the same requests at once."""
+    import threading
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    stores = [Store(url), Store(url)]
+    items = spread(rounds=20)
+    errors = []
+
+    def worker(store):
+        try:
+            for i in range(0, len(items), 7):
+                ingest(items[i:i + 7], store, now=T0 + 4 * 3600)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    stores[0].rebuild_dirty()
+    assert_same(stores[0].window(T0, T0 + 4 * 3600), exact_by_team(items))
+    for s in stores:
+        s.close()
