@@ -1,10 +1,11 @@
 """Bounded team labels: an allow-list or the top N by request volume; the rest fold into `other`."""
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping, TypeVar
 
 from metrics.gateway import UNATTRIBUTED
 
+T = TypeVar("T")
 OTHER = "other"
 ALL = "all"
 
@@ -22,13 +23,13 @@ def team_labels(volumes: Mapping[str, float], allow: Iterable[str] | None, top_n
     return {team: (team if team in keep else OTHER) for team in volumes}
 
 
-def fold(per_team: Mapping[str, object], labels: Mapping[str, str], merge) -> dict[str, object]:
-    """Merge the values of raw teams that share a label; `merge(a, b)` folds b into a."""
-    folded: dict[str, object] = {}
+def fold(per_team: Mapping[str, T], labels: Mapping[str, str], empty: Callable[[], T]) -> dict[str, T]:
+    """Merge the values of raw teams that share a label into fresh values (`empty()` then
+    `.merge`): the inputs are never modified, so they can be folded again or summed for `all`."""
+    folded: dict[str, T] = {}
     for team, value in per_team.items():
         label = labels.get(team, OTHER)
-        if label in folded:
-            merge(folded[label], value)
-        else:
-            folded[label] = value
+        if label not in folded:
+            folded[label] = empty()
+        folded[label].merge(value)  # type: ignore[attr-defined]
     return folded

@@ -9,10 +9,6 @@ from metrics.gateway import GatewayAggregate
 from metrics.teams import ALL, fold, team_labels
 
 
-def _merge(into: GatewayAggregate, other: GatewayAggregate) -> None:
-    into.merge(other)
-
-
 def _empty_like(aggregates: Iterable[GatewayAggregate]) -> GatewayAggregate:
     sample = next(iter(aggregates), None)
     exact = sample is not None and isinstance(sample.latency, ExactDistribution)
@@ -42,7 +38,7 @@ def windows_by_team(
     labels = team_labels(volumes, allow, top_n)
     result: dict[str, dict[str, WindowSignals]] = {ALL: {}}
     for window_name, (start, end, per_team) in spans.items():
-        folded = fold(dict(per_team), labels, _merge)
+        folded = fold(per_team, labels, lambda: _empty_like(per_team.values()))
         result[ALL][window_name] = WindowSignals(start, end, org_total(per_team).signals())
         for label in set(labels.values()):
             aggregate = folded.get(label) or _empty_like(per_team.values())

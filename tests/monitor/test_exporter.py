@@ -42,3 +42,18 @@ def test_team_labels_are_bounded():
     registry.register(MaturityCollector(lambda: snap))
     teams = {s.labels["team"] for m in registry.collect() if m.name == "aiops_maturity_level" for s in m.samples}
     assert teams == {"all", "search", "unattributed"}
+
+
+def test_folding_teams_never_changes_the_org_row():
+    """More teams than labels: `other` takes the rest, and `all` still counts every request once,
+    in every window, however often the same aggregates are folded."""
+    from payloads import payload
+    items = [payload(f"c{i}", team_alias=f"team{i % 7}", start=1000.0 + i) for i in range(70)]
+    per_team = aggregate_by_team(group_requests(map(parse_attempt, items)).values())
+    spans = {"evaluation": (0, 86400, per_team), "30d": (0, 86400, per_team)}
+    windows = windows_by_team(spans, [], 2)
+    for name in ("evaluation", "30d"):
+        assert windows["all"][name].signals["requests"] == 70
+        assert sum(windows[t][name].signals["requests"] for t in windows if t != "all") == 70
+        assert windows["other"][name].signals["requests"] == 50
+    assert sum(a.requests for a in per_team.values()) == 70  # inputs untouched
