@@ -1,0 +1,127 @@
+"""Benchmarks of the monitor (not tests: nothing here passes or fails).
+
+    python bench/run.py [--quick]
+
+Progress goes to stderr; the last line on stdout is one JSON object with the ratios measured in
+this run, the targets they are read against, and the raw figures they came from:
+  replay_vs_duckdb       replay wall time / DuckDB computing the same KPIs from the same files
+  duckdb_agrees          DuckDB's KPI values equal replay's (1e-9 rates and sums, 1e-6 rel. percentiles)
+  replay_vs_parse_floor  replay wall time / reading + orjson-parsing the same files on one core
+  ingest_payloads_per_s  sustained POST /ingest/litellm rate on loopback, batches of 100
+  ingest_vs_parse_floor  ingest cost per payload / orjson-parsing the same request bodies
+  cycle_cost_30d_vs_1d   CPU time of one collection cycle with 30 days of history / with 1 day
+Generated data sets and history stores are cached under bench/out/, keyed by their parameters.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+
+import orjson  # noqa: E402
+
+from bench import cycle, ingest, replay_vs  # noqa: E402
+from bench.generate import DatasetSpec, Templates, ensure_dataset  # noqa: E402
+
+TARGETS = {
+    "replay_vs_duckdb": "<= 0.25",
+    "replay_vs_parse_floor": "<= 1.2",
+    "ingest_payloads_per_s": ">= 5000",
+    "ingest_vs_parse_floor": "<= 1.5",
+    "cycle_cost_30d_vs_1d": "<= 1.2",
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    payloads: int
+    replay_repeats: int
+    ingest_seconds: float
+    ingest_connections: int
+    history_recent_per_hour: int
+    history_older_per_hour: int
+    history_cycle_every_hours: int
+    cycle_repeats: int
+    fresh_batch: int
+
+
+# --quick keeps the whole run under 5 minutes on 2 cores, including a cold cache.
+# The fresh batch before a timed cycle is one minute of the last day's traffic.
+QUICK = Plan(payloads=50_000, replay_repeats=3, ingest_seconds=35, ingest_connections=2,
+             history_recent_per_hour=1800, history_older_per_hour=60, history_cycle_every_hours=12,
+             cycle_repeats=7, fresh_batch=30)
+FULL = Plan(payloads=200_000, replay_repeats=3, ingest_seconds=60, ingest_connections=2,
+            history_recent_per_hour=3600, history_older_per_hour=300, history_cycle_every_hours=1,
+            cycle_repeats=9, fresh_batch=60)
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def bench_replay(plan: Plan, templates: Templates) -> tuple[dict, dict]:
+    data_dir, manifest = ensure_dataset(DatasetSpec(plan.payloads), templates, log)
+    log(f"replay vs DuckDB vs parse floor over {manifest['payloads']} payloads "
+        f"({manifest['json_bytes'] / 1e6:.0f} MB of JSON), {plan.replay_repeats} repeats ...")
+    return replay_vs.run(data_dir, plan.replay_repeats, log), manifest
+
+
+def bench_ingest(plan: Plan, templates: Templates) -> dict:
+    return ingest.run_ingest(templates, 100, plan.ingest_seconds, plan.ingest_connections, log)
+
+
+def bench_cycle(plan: Plan, templates: Templates) -> dict:
+    specs = [cycle.HistorySpec(days, plan.history_recent_per_hour, plan.history_older_per_hour,
+                               plan.history_cycle_every_hours) for days in (30, 1)]
+    log(f"cycle cost: 30-day vs 1-day history, {plan.cycle_repeats} repeats ...")
+    return cycle.time_cycles(specs[0], specs[1], templates, plan.cycle_repeats, plan.fresh_batch, log)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="50,000 payloads, shorter runs (< 5 min)")
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    started = time.perf_counter()
+    load_at_start = os.getloadavg()  # other work on the machine skews every figure: say how much
+    templates = Templates()
+    # Anything the project prints must not land on stdout, whose last line is the result.
+    with contextlib.redirect_stdout(sys.stderr):
+        replay_result, manifest = bench_replay(plan, templates)
+        ingest_result = bench_ingest(plan, templates)
+        cycle_result = bench_cycle(plan, templates)
+    import duckdb
+
+    result = {
+        "replay_vs_duckdb": replay_result["replay_vs_duckdb"],
+        "duckdb_agrees": replay_result["duckdb_agrees"],
+        "replay_vs_parse_floor": replay_result["replay_vs_parse_floor"],
+        "ingest_payloads_per_s": ingest_result["ingest_payloads_per_s"],
+        "ingest_vs_parse_floor": ingest_result["ingest_vs_parse_floor"],
+        "cycle_cost_30d_vs_1d": cycle_result["cycle_cost_30d_vs_1d"],
+        "targets": TARGETS,
+        "mode": "quick" if args.quick else "full",
+        "raw": {
+            "dataset": manifest,
+            "replay": replay_result["raw"],
+            "ingest": ingest_result["raw"],
+            "cycle": cycle_result["raw"],
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "duckdb": duckdb.__version__,
+                        "loadavg_at_start": load_at_start, "loadavg_at_end": os.getloadavg()},
+            "total_s": time.perf_counter() - started,
+        },
+    }
+    log(f"done in {result['raw']['total_s']:.0f} s")
+    sys.stdout.write(orjson.dumps(result).decode() + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
