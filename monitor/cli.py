@@ -51,6 +51,16 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("paths", nargs="+")
     backfill.add_argument("--config", required=True, type=Path)
 
+    rules = commands.add_parser("rules", help="write Prometheus alert rules generated from the KPI catalog")
+    rules.add_argument("--out", required=True, type=Path, help="rules file, e.g. dashboards/prometheus/aiops-rules.yml")
+    rules.add_argument("--model", default="aiops", help="catalog to generate from (default aiops)")
+    rules.add_argument("--grafana-url", default=None,
+                       help="Grafana base URL for the alerts' dashboard links (default http://localhost:3000)")
+
+    dashboards = commands.add_parser("dashboards", help="write the Grafana dashboards generated from the KPI catalog")
+    dashboards.add_argument("--out", required=True, type=Path, help="directory, e.g. dashboards/grafana")
+    dashboards.add_argument("--model", default="aiops", help="catalog to generate from (default aiops)")
+
     from monitor.assess import add_arguments as add_assess_arguments
 
     add_assess_arguments(commands.add_parser("assess", help="self-assessment: answers file or interactive questionnaire"))
@@ -137,13 +147,28 @@ def cmd_backfill(args) -> int:
     return 0
 
 
+def cmd_rules(args) -> int:
+    from monitor.rules import DEFAULT_GRAFANA_URL, write_rules
+
+    print(f"wrote {write_rules(args.out, args.model, args.grafana_url or DEFAULT_GRAFANA_URL)}")
+    return 0
+
+
+def cmd_dashboards(args) -> int:
+    from monitor.dashboards import write_dashboards
+
+    for path in write_dashboards(args.out, args.model):
+        print(f"wrote {path}")
+    return 0
+
+
 def cmd_assess(args) -> int:
     from monitor.assess import run
 
     return run(args)
 
 
-COMMANDS = {"assess": cmd_assess, "demo": cmd_demo, "serve": cmd_serve, "collect": cmd_collect, "replay": cmd_replay,
+COMMANDS = {"assess": cmd_assess, "dashboards": cmd_dashboards, "rules": cmd_rules, "demo": cmd_demo, "serve": cmd_serve, "collect": cmd_collect, "replay": cmd_replay,
             "backfill": cmd_backfill}
 
 

@@ -11,7 +11,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from collectors.litellm.files import ReadStats, parse_document
+from collectors.litellm.ingest import MAX_ERRORS_REPORTED
+from collectors.litellm.payload import decode_document
 from monitor.exporter import MaturityCollector
 from monitor.service import Monitor
 
@@ -60,14 +61,14 @@ def create_app(monitor: Monitor) -> Starlette:
         except BodyTooLarge:
             monitor.ingested.labels("http", "too_large").inc()
             return _error(413, f"body larger than {limit} bytes")
-        stats = ReadStats()
-        items = parse_document(body, "body", stats)
+        items, errors = decode_document(body)
         if not items:
-            monitor.ingested.labels("http", "bad_body").inc()
-            return _error(400, "body is not JSON, a JSON array of payloads or JSON lines"
-                          + (f" ({stats.errors[0]})" if stats.errors else ""))
+            monitor.ingested.labels("http", "bad_body").inc(max(len(errors), 1))
+            return _error(400, "body is not a JSON array of payloads, a payload or JSON lines"
+                          + (f" (item {errors[0][0]}: {errors[0][1]})" if errors else ""))
         outcome = await run_in_threadpool(monitor.ingest, items, "http")
-        outcome.rejected += stats.rejected
+        outcome.rejected += len(errors)
+        outcome.errors[:0] = [f"item {position}: {why}" for position, why in errors[:MAX_ERRORS_REPORTED]]
         status = 400 if outcome.rejected and not (outcome.accepted or outcome.duplicates or outcome.health_checks) else 200
         return Response(orjson.dumps(outcome.as_dict()), status_code=status, media_type="application/json")
 

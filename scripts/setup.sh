@@ -31,6 +31,7 @@ if (( want_test )); then
   command -v prometheus >/dev/null || missing+=(prometheus)
   command -v promtool >/dev/null || missing+=(prometheus)
   command -v prometheus-alertmanager >/dev/null || missing+=(prometheus-alertmanager)
+  command -v docker-compose >/dev/null || missing+=(docker-compose)  # `docker-compose config` validates the stack
   if (( ${#missing[@]} )); then
     sudo=""
     [[ $(id -u) -ne 0 ]] && sudo="sudo"

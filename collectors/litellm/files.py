@@ -1,7 +1,7 @@
 """LiteLLM bucket-logger files: one object per file, JSON arrays, JSONL, each optionally .gz.
 
-Used by `replay` and for backfill. Directories are walked. A line or item that is not JSON is
-counted as rejected; it never stops the rest of the file.
+Used by `replay` and for backfill. Directories are walked. An item or line that is not a payload
+is counted as rejected (with its position); it never stops the rest of the file.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-import orjson
+from collectors.litellm.payload import LoggingPayload, decode_document
 
 SUFFIXES = (".json", ".jsonl", ".ndjson", ".log")
 
@@ -56,24 +56,15 @@ def read_bytes(path: Path) -> bytes:
     return data
 
 
-def parse_document(data: bytes, where: str, stats: ReadStats) -> list[object]:
-    """One file's bytes -> its items: a JSON array, one JSON object, or JSON lines."""
-    try:
-        document = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        items = []
-        for number, line in enumerate(data.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                items.append(orjson.loads(line))
-            except orjson.JSONDecodeError as exc:
-                stats.reject(f"{where}:{number}", f"not JSON ({exc.msg})")
-        return items
-    return document if isinstance(document, list) else [document]
+def parse_document(data: bytes, where: str, stats: ReadStats) -> list[LoggingPayload]:
+    """One file's bytes -> its payloads (JSON array, one object or JSON lines); bad items counted."""
+    payloads, errors = decode_document(data)
+    for position, why in errors:
+        stats.reject(f"{where}:{position + 1}", why)
+    return payloads
 
 
-def iter_payloads(paths: Iterable[str | os.PathLike], stats: ReadStats | None = None) -> Iterator[object]:
+def iter_payloads(paths: Iterable[str | os.PathLike], stats: ReadStats | None = None) -> Iterator[LoggingPayload]:
     stats = stats if stats is not None else ReadStats()
     for path in payload_files(paths):
         stats.files += 1

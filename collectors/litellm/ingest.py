@@ -32,6 +32,7 @@ class IngestOutcome:
 
 
 def parse_items(items: Iterable[object], tag_prefix: str | None, outcome: IngestOutcome) -> list[Attempt]:
+    """Decoded payloads (or dicts) -> attempts; a bad item is counted and skipped."""
     attempts = []
     for index, item in enumerate(items):
         try:

@@ -101,7 +101,8 @@ def test_duplicates_and_garbage_are_counted_not_fatal(tmp_path):
     path.write_text("\n".join(lines))
     result = replay([str(path)], load_catalog("aiops"))
     assert result.report.as_dict()["kpis"]["api_error_rate"]["samples"] == 30
-    assert result.files.rejected == 1 and result.items.rejected == 1 and result.items.duplicates == 1
+    assert result.files.rejected + result.items.rejected == 2 and result.items.duplicates == 1
+    assert any("$.id" in e for e in result.files.errors + result.items.errors)  # names the field
 
 
 def test_two_failed_attempts_sharing_an_id_are_two_attempts(tmp_path):
