@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--rate", type=float, default=15.0, help="requests per second (default 15)")
     demo.add_argument("--data-dir", type=Path, default=Path("aiops-data/demo"))
     demo.add_argument("--keep-history", action="store_true", help="keep the previous demo's history")
+    demo.add_argument("--digest-out", type=Path, default=None, help="write a digest of the demo's history here at the end")
 
     serve = commands.add_parser("serve", help="run the service")
     serve.add_argument("--config", required=True, type=Path)
@@ -50,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
     backfill = commands.add_parser("backfill", help="load recorded LiteLLM payload files into the history store")
     backfill.add_argument("paths", nargs="+")
     backfill.add_argument("--config", required=True, type=Path)
+
+    digest = commands.add_parser("digest", help="write the weekly digest (Markdown, self-contained HTML, JSON)")
+    digest.add_argument("--config", required=True, type=Path)
+    digest.add_argument("--out", required=True, type=Path, help="folder; the digest goes to OUT/<week>/")
+    digest.add_argument("--week", default=None, help="ISO week YYYY-Www (default: the last complete week)")
+    digest.add_argument("--send", action="store_true",
+                        help="also deliver through the configured Slack / e-mail channels (once per week and channel)")
 
     rules = commands.add_parser("rules", help="write Prometheus alert rules generated from the KPI catalog")
     rules.add_argument("--out", required=True, type=Path, help="rules file, e.g. dashboards/prometheus/aiops-rules.yml")
@@ -70,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_demo(args) -> int:
     from monitor.demo import run_demo
 
-    return run_demo(args.port, args.duration, args.data_dir, args.rate, args.keep_history)
+    return run_demo(args.port, args.duration, args.data_dir, args.rate, args.keep_history, args.digest_out)
 
 
 def cmd_serve(args) -> int:
@@ -162,13 +170,30 @@ def cmd_dashboards(args) -> int:
     return 0
 
 
+def cmd_digest(args) -> int:
+    from monitor.config import load_config
+    from monitor.digest.runner import digest_command
+    from monitor.digest.week import WeekError, parse_week
+
+    if args.week is not None:
+        try:
+            parse_week(args.week)
+        except WeekError as exc:
+            raise UsageError(str(exc)) from None
+    week, html, outcomes = digest_command(load_config(args.config), args.out, args.week, send=args.send)
+    print(f"digest {week}: {html} (digest.md, digest.json and charts/ beside it)")
+    for outcome in outcomes:
+        print(f"  {outcome.channel}: {outcome.status} {outcome.detail}")
+    return 1 if any(o.status == "failed" for o in outcomes) else 0
+
+
 def cmd_assess(args) -> int:
     from monitor.assess import run
 
     return run(args)
 
 
-COMMANDS = {"assess": cmd_assess, "dashboards": cmd_dashboards, "rules": cmd_rules, "demo": cmd_demo, "serve": cmd_serve, "collect": cmd_collect, "replay": cmd_replay,
+COMMANDS = {"assess": cmd_assess, "digest": cmd_digest, "dashboards": cmd_dashboards, "rules": cmd_rules, "demo": cmd_demo, "serve": cmd_serve, "collect": cmd_collect, "replay": cmd_replay,
             "backfill": cmd_backfill}
 
 

@@ -15,6 +15,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from metrics.validation import first_error
+from monitor.digest.config import DigestConfig
+from monitor.history import HistoryConfig
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
@@ -85,6 +87,8 @@ class Config(_Section):
     teams: TeamsConfig = Field(default_factory=TeamsConfig)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     assessment: AssessmentConfig = Field(default_factory=AssessmentConfig)
+    history: HistoryConfig = Field(default_factory=HistoryConfig)  # snapshot history: cadence, retention
+    digest: DigestConfig = Field(default_factory=DigestConfig)  # weekly digest: schedule, delivery
     # name -> that source's own section, validated by the source (see monitor/sources.py)
     sources: dict[str, dict[str, Any] | None] = Field(default_factory=dict)
 

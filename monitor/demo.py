@@ -32,7 +32,7 @@ from monitor.service import Monitor  # noqa: E402
 # Other sources join the demo through feeds: "module:attribute" naming an object with
 #   sources_config() -> dict   the demo config's `sources` sections this feed needs
 #   async run(monitor_url: str, seconds: float, rng: random.Random) -> None   its traffic
-FEEDS: list[str] = []
+FEEDS: list[str] = ["collectors.otlp.demo:feed", "collectors.incidents.demo:feed"]
 
 
 def load_feeds() -> list:
@@ -103,28 +103,31 @@ def make_router():
     return Router(model_list=MODEL_LIST, fallbacks=FALLBACKS, num_retries=0, disable_cooldowns=True, timeout=5)
 
 
-async def one_request(router, rng: random.Random) -> None:
+async def one_request(router, rng: random.Random, listeners=()) -> None:
     team = rng.choices(TEAMS, weights=[t.weight for t in TEAMS])[0]
     model = rng.choices([m for m, _ in team.models], weights=[w for _, w in team.models])[0]
     repeated = rng.random() < team.repeat_share
     prompt = f"faq #{rng.randrange(5)}" if repeated else f"question {rng.getrandbits(48):x}"
+    call_id = str(uuid.uuid4())
     try:
         await router.acompletion(
             # One id per logical request, as the proxy sets it, so fallbacks stay one request.
-            litellm_call_id=str(uuid.uuid4()), model=model, messages=[{"role": "user", "content": prompt}], metadata=_metadata(team),
-            caching=repeated, mock_delay=min(rng.lognormvariate(-1.6, 0.6), 3.0),
+            litellm_call_id=call_id, model=model, messages=[{"role": "user", "content": prompt}],
+            metadata=_metadata(team), caching=repeated, mock_delay=min(rng.lognormvariate(-1.6, 0.6), 3.0),
         )
     except Exception:  # noqa: BLE001 - failures are the point: the logger records them
         pass
+    for listener in listeners:  # feeds that trace requests (collectors/otlp/demo.py) get the same ids
+        listener(call_id, team.name, model)
 
 
-async def generate(router, seconds: float, rate: float, seed: int = 7) -> None:
+async def generate(router, seconds: float, rate: float, seed: int = 7, listeners=()) -> None:
     """Open-loop traffic at about `rate` requests per second for `seconds`."""
     rng = random.Random(seed)
     tasks: set[asyncio.Task] = set()
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        task = asyncio.create_task(one_request(router, rng))
+        task = asyncio.create_task(one_request(router, rng, listeners))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
         await asyncio.sleep(rng.expovariate(rate))
@@ -141,11 +144,13 @@ def demo_config(port: int, data_dir: Path, feeds: list):
         "server": {"host": "127.0.0.1", "port": port},
         "store": {"url": f"sqlite:///{data_dir / 'demo-history.db'}"},
         "scheduler": {"interval_seconds": 5},
+        "history": {"cadence": "10s"},  # a demo lasts minutes: snapshots often enough to show a week in progress
         "sources": sources,
     }, environ={}, origin="demo")
 
 
-def run_demo(port: int, duration: float | None, data_dir: Path, rate: float, keep_history: bool) -> int:
+def run_demo(port: int, duration: float | None, data_dir: Path, rate: float, keep_history: bool,
+             digest_out: Path | None = None) -> int:
     from collectors.litellm.logger import MaturityLogger
     import litellm
 
@@ -168,7 +173,8 @@ def run_demo(port: int, duration: float | None, data_dir: Path, rate: float, kee
         live = Live(console=console, refresh_per_second=1, transient=False) if console.is_terminal else None
 
         async def drive() -> None:
-            traffic = asyncio.create_task(generate(router, total, rate))
+            listeners = [feed.on_request for feed in feeds if hasattr(feed, "on_request")]
+            traffic = asyncio.create_task(generate(router, total, rate, listeners=listeners))
             side = [asyncio.create_task(feed.run(running.url, total, random.Random(11))) for feed in feeds]
             last = 0.0
             while not traffic.done():
@@ -201,4 +207,8 @@ def run_demo(port: int, duration: float | None, data_dir: Path, rate: float, kee
         report = monitor.run_cycle()
         console.print(render(report, monitor.catalog, show_no_data=True))
         console.print(f"sent {logger.sent} payloads to the monitor, dropped {logger.dropped}")
+        if digest_out is not None:
+            from monitor.digest.demo import write_demo_digest
+
+            console.print(f"digest: {write_demo_digest(monitor, digest_out)}")
     return 0

@@ -6,9 +6,10 @@ import threading
 import time
 
 import uvicorn
-from apscheduler.schedulers.background import BackgroundScheduler
 
+from monitor.digest.runner import DigestRunner
 from monitor.http import create_app
+from monitor.scheduling import build_scheduler, start_scheduler, stop_scheduler
 from monitor.service import Monitor
 
 log = logging.getLogger("aiops_maturity")
@@ -26,7 +27,10 @@ class RunningMonitor:
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # we run in a thread
         self.thread = threading.Thread(target=self.server.run, name="aiops-http", daemon=True)
-        self.scheduler = BackgroundScheduler(timezone="UTC")
+        # collection on an interval; the weekly digest in a job store on the history database
+        self.scheduler = build_scheduler(monitor.store.engine, monitor.config)
+        self.digest = DigestRunner(monitor.store.engine, monitor.config, clock=monitor.clock) \
+            if monitor.config.digest.enabled else None
 
     @property
     def port(self) -> int:
@@ -44,15 +48,12 @@ class RunningMonitor:
                 raise RuntimeError(f"the HTTP server did not start on {self.host} (port in use?)")
             time.sleep(0.02)
         self.monitor.safe_cycle()
-        self.scheduler.add_job(self.monitor.safe_cycle, "interval", seconds=self.monitor.config.scheduler.interval_seconds,
-                               id="collect", max_instances=1, coalesce=True)
-        self.scheduler.start()
+        start_scheduler(self.scheduler, self.monitor, self.digest)
         log.info("monitor listening on %s", self.url)
         return self
 
     def stop(self) -> None:
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)
+        stop_scheduler(self.scheduler)
         self.server.should_exit = True
         self.thread.join(timeout=10)
         self.monitor.close()

@@ -14,6 +14,7 @@ from metrics.catalog import Catalog, load_catalog
 from metrics.engine import Measured
 from metrics.report import Report, build_report
 from monitor.config import Config
+from monitor.history import History
 from monitor.sources import CycleWindow, Source, SourceContext, SourceResult, build_sources
 from monitor.store import HOUR, Store
 from monitor.windows import windows_by_team
@@ -75,6 +76,7 @@ class Monitor:
                 from monitor.config import ConfigError
 
                 raise ConfigError(f"assessment.answers: {exc}") from None
+        self.history = History(self.store.engine, config.history)
         self.snapshot = Snapshot(catalog=self.catalog, collectors=dict(self.collectors))
         self._cycle_lock = threading.Lock()
         self._last_prune = 0.0
@@ -109,6 +111,7 @@ class Monitor:
             report = build_report(self.catalog, windows, now, {"window": {"start": now - window, "end": now,
                                                                            "seconds": window}})
             models = self._assess(report, windows["all"]["evaluation"].signals)
+            self.history.maybe_record(report, now, models)  # one snapshot per history.cadence slot
             if now - self._last_prune > HOUR:
                 self.store.prune(now)
                 self._last_prune = now

@@ -19,13 +19,18 @@ from sqlalchemy import (
     event, func, insert, select, update,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from collectors.litellm.payload import Attempt
 from metrics.distribution import SketchDistribution
 from metrics.gateway import COUNT_FIELDS, UNATTRIBUTED, GatewayAggregate, Request
+from monitor.migrations import upgrade as upgrade_schema
 
 MINUTE, HOUR = 60, 3600
 _IN_CHUNK = 500  # bound the size of IN (...) lists
+_RETRIES = 5
 
 metadata = MetaData()
 
@@ -99,7 +104,7 @@ class Store:
     def __init__(self, url: str, raw_retention: float = 2 * 86400, minute_retention: float = 3 * 86400,
                  hour_retention: float = 400 * 86400) -> None:
         self.engine = make_engine(url)
-        metadata.create_all(self.engine)
+        upgrade_schema(self.engine)  # versioned migrations (monitor/migrations): never loses history
         self.raw_retention = raw_retention
         self.minute_retention = max(minute_retention, raw_retention + HOUR)
         self.hour_retention = hour_retention
@@ -131,19 +136,37 @@ class Store:
                 fresh[attempt.key] = attempt
         if not fresh:
             return 0, duplicates, too_old
-        with self._write_lock, self.engine.begin() as conn:
+        # Another process (a second replica, or a backfill beside the service) may merge the same
+        # requests at the same time; its commit makes ours fail on a unique key or a stale read.
+        # Retrying is safe: the attempt keys already stored are skipped as duplicates.
+        for attempt_number in range(_RETRIES):
+            try:
+                with self._write_lock:
+                    accepted, known = self._merge(fresh)
+                return accepted, duplicates + known, too_old
+            except (IntegrityError, OperationalError):
+                if attempt_number == _RETRIES - 1:
+                    raise
+                time.sleep(0.05 * 2**attempt_number)
+        raise AssertionError("unreachable")
+
+    def _merge(self, fresh: dict[str, Attempt]) -> tuple[int, int]:
+        """One transaction: skip known attempts, merge the rest into request rows. (accepted, known)"""
+        with self.engine.begin() as conn:
             known = set()
             for chunk in _chunks(list(fresh)):
                 known.update(conn.execute(select(seen_attempts.c.id).where(seen_attempts.c.id.in_(chunk))).scalars())
-            duplicates += len(known)
             new = [a for a in fresh.values() if a.key not in known]
             if not new:
-                return 0, duplicates, too_old
+                return 0, len(known)
             call_ids = list({a.call_id for a in new})
             existing: dict[str, Request] = {}
             old_minutes: dict[str, int] = {}
             for chunk in _chunks(call_ids):
-                for row in conn.execute(select(requests).where(requests.c.call_id.in_(chunk))):
+                query = select(requests).where(requests.c.call_id.in_(chunk))
+                if conn.dialect.name == "postgresql":
+                    query = query.with_for_update()  # replicas merging one request wait for each other
+                for row in conn.execute(query):
                     existing[row.call_id] = _request_from_row(row)
                     old_minutes[row.call_id] = row.minute
             merged: dict[str, Request] = {}
@@ -166,20 +189,24 @@ class Store:
                 )
             conn.execute(insert(seen_attempts), [{"id": a.key, "minute": _minute(a.start)} for a in new])
             self._mark_dirty(conn, touched)
-        return len(new), duplicates, too_old
+        return len(new), len(known)
 
     def _mark_dirty(self, conn, minutes: set[int]) -> None:
-        present = set()
-        for chunk in _chunks(sorted(minutes)):
-            present.update(conn.execute(select(dirty_minutes.c.minute).where(dirty_minutes.c.minute.in_(chunk))).scalars())
-        if present:
-            conn.execute(
-                update(dirty_minutes).where(dirty_minutes.c.minute.in_(present))
-                .values(version=dirty_minutes.c.version + 1)
-            )
-        missing = minutes - present
-        if missing:
-            conn.execute(insert(dirty_minutes), [{"minute": m, "version": 1} for m in missing])
+        """Upsert: a new mark starts at version 1; an existing one moves up, so a cycle that read
+        the old version knows to leave it for the next cycle."""
+        dialect_insert = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}.get(conn.dialect.name)
+        if dialect_insert is None:  # other databases: read, then update or insert
+            present = set(conn.execute(select(dirty_minutes.c.minute).where(dirty_minutes.c.minute.in_(minutes))).scalars())
+            if present:
+                conn.execute(update(dirty_minutes).where(dirty_minutes.c.minute.in_(present))
+                             .values(version=dirty_minutes.c.version + 1))
+            if minutes - present:
+                conn.execute(insert(dirty_minutes), [{"minute": m, "version": 1} for m in minutes - present])
+            return
+        statement = dialect_insert(dirty_minutes)
+        conn.execute(statement.on_conflict_do_update(index_elements=["minute"],
+                                                     set_={"version": dirty_minutes.c.version + 1}),
+                     [{"minute": m, "version": 1} for m in sorted(minutes)])
 
     # ------------------------------------------------------------------ buckets
     def rebuild_dirty(self) -> int:

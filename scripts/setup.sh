@@ -32,6 +32,8 @@ if (( want_test )); then
   command -v promtool >/dev/null || missing+=(prometheus)
   command -v prometheus-alertmanager >/dev/null || missing+=(prometheus-alertmanager)
   command -v docker-compose >/dev/null || missing+=(docker-compose)  # `docker-compose config` validates the stack
+  command -v chromium >/dev/null || missing+=(chromium)  # the digest's HTML rendered headless
+  ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)  # history store tests
   if (( ${#missing[@]} )); then
     sudo=""
     [[ $(id -u) -ne 0 ]] && sudo="sudo"

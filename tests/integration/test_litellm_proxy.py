@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx
+import msgspec
 import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -166,7 +167,9 @@ def proxy_run(tmp_path_factory, litellm_bin) -> ProxyRun:
 
     def recording_ingest(items, route="http"):
         items = list(items)
-        recorded.extend(i.get("standard_logging_object", i) for i in items if isinstance(i, dict))
+        # The route hands over decoded payloads (msgspec structs of the fields the monitor reads).
+        as_dicts = [msgspec.to_builtins(i) if isinstance(i, msgspec.Struct) else i for i in items]
+        recorded.extend(d.get("standard_logging_object") or d for d in as_dicts if isinstance(d, dict))
         return original_ingest(items, route)
 
     running.monitor.ingest = recording_ingest  # the HTTP route looks the method up per request

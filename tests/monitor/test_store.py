@@ -41,8 +41,8 @@ def spread(rounds=60):
 
 
 @pytest.fixture()
-def store(tmp_path):
-    s = Store(f"sqlite:///{tmp_path / 'h.db'}")
+def store(store_url):
+    s = Store(store_url)
     yield s
     s.close()
 
@@ -82,8 +82,8 @@ def test_fallback_logged_before_its_failed_attempt_moves_the_request(store):
     assert store.window(T0 + 60, T0 + 600) == {}  # the request now belongs to the first minute only
 
 
-def test_duplicates_are_counted_once_across_batches_and_restarts(tmp_path):
-    url = f"sqlite:///{tmp_path / 'h.db'}"
+def test_duplicates_are_counted_once_across_batches_and_restarts(store_url):
+    url = store_url
     items = spread(rounds=5)
     first = Store(url)
     outcome = ingest(items, first, now=T0 + 3600)
@@ -146,10 +146,10 @@ def test_concurrent_ingest_and_cycles_lose_nothing(store):
     assert_same(store.window(T0, T0 + 4 * 3600), exact_by_team(items))
 
 
-def test_two_writers_on_one_database_retry_instead_of_failing(tmp_path):
+def test_two_writers_on_one_database_retry_instead_of_failing(store_url):
     """Two processes' stores (a replica, a backfill) merging the same requests at once."""
     import threading
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    url = store_url
     stores = [Store(url), Store(url)]
     items = spread(rounds=20)
     errors = []

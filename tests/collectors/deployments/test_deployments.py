@@ -126,3 +126,21 @@ def test_langfuse_prompt_label_moves_are_deployments(context, send_created_at):
     # createdAt when the server sends it; otherwise the first time the monitor listed the version
     assert event.created_at == pytest.approx(NOW + 100 if send_created_at else NOW + 300)
     assert double.violations == [] and double.validated >= 6
+
+
+def test_source_polls_langfuse_at_its_interval(context):
+    ctx, clock = context
+    config = DeploymentsConfig.model_validate({"langfuse": {"host": "http://127.0.0.1:1", "poll_interval": "5m"}})
+    source = DeploymentsSource(config, ctx)
+    double = PromptsDouble("v4")
+    double.add_version("triage", NOW - DAY, labels=["production"], tags=["team:support"])
+    source.langfuse = double.client()  # the SDK client, on the double's transport instead of a socket
+    window = lambda now: CycleWindow(now, now - DAY, now, now - 30 * DAY)  # noqa: E731
+    assert source.collect(window(NOW)).info["langfuse"]["baseline"]
+    double.move_label("triage", "production", double.add_version("triage", NOW + 10, tags=["team:support"]))
+    assert "langfuse" not in source.collect(window(NOW + 60)).info  # not due yet
+    clock["now"] = NOW + 301
+    result = source.collect(window(NOW + 301))
+    assert result.info["langfuse"]["added"] == 1
+    assert result.signals["support"]["lead_time_for_changes"].value == pytest.approx(291)
+    assert double.violations == []

@@ -158,3 +158,28 @@ def test_valid_notifications_round_trip(items):
     assert [(o.fingerprint, o.starts_at, o.ends_at) for o in occurrences] == [
         (a["fingerprint"], pytest.approx(T0 + s), None if l is None else pytest.approx(T0 + s + l))
         for a, (_n, s, l, _lab) in zip(alerts, items)]
+
+
+near_valid_alerts = st.fixed_dictionaries({
+    "status": st.sampled_from(["firing", "resolved", "pending", "", None]),
+    "labels": st.one_of(st.dictionaries(st.sampled_from(["alertname", "team"]), st.text(max_size=5), max_size=2),
+                        st.just({"alertname": 3})),
+    "startsAt": st.sampled_from(["2027-01-15T08:00:00Z", "2027-01-15T08:00:00.123456789+02:00", "0001-01-01T00:00:00Z",
+                                 "2027-01-15T08:00:00", "yesterday", "", None]),
+    "endsAt": st.sampled_from(["2027-01-15T09:00:00Z", "2027-01-15T07:00:00Z", "0001-01-01T00:00:00Z", "later", None]),
+    "fingerprint": st.sampled_from(["abc123", "", None, "f" * 200]),
+})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(near_valid_alerts, max_size=3), st.sampled_from(["4", "3", 4, None]))
+def test_near_valid_notifications_parse_or_are_refused_cleanly(alerts, version):
+    body = orjson.dumps({"version": version, "groupKey": "{}:{}", "status": "firing", "alerts": alerts})
+    try:
+        _receiver, occurrences = parse_notification(body, auto_mark="auto_resolved")
+    except WebhookError as exc:
+        assert exc.reason in {"bad_payload", "unsupported_version"}
+    else:
+        assert version == "4" and len(occurrences) == len(alerts)
+        for o in occurrences:
+            assert o.starts_at is not None and (o.ends_at is None or o.ends_at >= o.starts_at)

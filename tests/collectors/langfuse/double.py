@@ -201,12 +201,21 @@ class LangfuseDouble:
         return {"data": data, "meta": meta}
 
     def _scores_v3(self, path: str, q: dict) -> dict:
-        items = [s for s in self.scores if s.trace_id == q.get("traceId")] if q.get("traceId") else list(self.scores)
-        limit = int(q.get("limit", 50))
+        start, end = self._window(q, "fromTimestamp", "toTimestamp")
+        items = sorted((s for s in self.scores if start <= s.ts < end and q.get("traceId") in (None, s.trace_id)),
+                       key=lambda s: (s.ts, s.id))
+        offset = int(base64.urlsafe_b64decode(q["cursor"]).decode()) if q.get("cursor") else 0
+        limit = min(int(q.get("limit", 50)), self.page_cap or 100)
+        chunk = items[offset: offset + limit]
+        with_subject = "subject" in (q.get("fields") or "")
         data = [{"id": s.id, "projectId": "p", "name": s.name, "source": "API", "timestamp": iso(s.ts),
                  "environment": "default", "createdAt": iso(s.ts), "updatedAt": iso(s.ts), "dataType": "NUMERIC",
-                 "value": s.value} for s in items[:limit]]
-        return {"data": data, "meta": {"limit": limit}}
+                 "value": s.value, **({"subject": {"kind": "trace", "id": s.trace_id}} if with_subject else {})}
+                for s in chunk]
+        meta = {"limit": limit}
+        if offset + limit < len(items):
+            meta["cursor"] = base64.urlsafe_b64encode(str(offset + limit).encode()).decode()
+        return {"data": data, "meta": meta}
 
     # ------------------------------------------------------------------ validation
     def check(self, method: str, raw_path: str, headers: dict, status: int, body: bytes, content_type: str) -> None:

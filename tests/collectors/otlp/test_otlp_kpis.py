@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
 from collectors.otlp import tables
-from conftest import OTLP_TOKEN, make_monitor
+from otlp_support import OTLP_TOKEN, make_monitor
 from monitor.http import create_app
 from payloads import payload
 

@@ -1,6 +1,11 @@
 """The real LiteLLM proxy (mock deployments) sending its `otel` callback's spans to the monitor's
 receiver, and its `generic_api` logger's payloads to the ingest route: trace_coverage joins the
-two on litellm_call_id. Team identities come from the custom-auth sample (no database needed)."""
+two on litellm_call_id. Team identities come from the custom-auth sample (no database needed).
+
+Behind the proxy, LiteLLM 1.102 only emits its `litellm_request` span (the one carrying
+`litellm.call_id`, model, cost and team) when USE_OTEL_LITELLM_REQUEST_SPAN=true; without it the
+attributes are set on the already ended server span and lost (its log says "Setting attribute on
+ended span"). The README tells users to set it; so does this test."""
 from __future__ import annotations
 
 import shutil
@@ -18,7 +23,7 @@ from integration_support import SAMPLES, ManagedProcess, clean_env, free_port, w
 
 from collectors.otlp import tables  # noqa: E402
 from collectors.trace_join import requests  # noqa: E402
-from conftest import OTLP_TOKEN  # noqa: E402
+from otlp_support import OTLP_TOKEN  # noqa: E402
 
 pytestmark = pytest.mark.integration
 KEYS = {"search": "sk-team-search", "support": "sk-team-support"}
@@ -46,7 +51,7 @@ def test_litellm_otel_callback_feeds_trace_coverage(running_monitor, tmp_path):
     (work / "proxy.yaml").write_text(CONFIG)
     port = free_port()
     env = clean_env(LITELLM_LOCAL_MODEL_COST_MAP="True", PYTHONPATH=str(work),
-                    OTEL_EXPORTER="otlp_http", OTEL_ENDPOINT=f"{running.url}/v1/traces",
+                    USE_OTEL_LITELLM_REQUEST_SPAN="true", OTEL_EXPORTER="otlp_http", OTEL_ENDPOINT=f"{running.url}/v1/traces",
                     OTEL_HEADERS=f"Authorization=Bearer {OTLP_TOKEN}", OTEL_BSP_SCHEDULE_DELAY="300",
                     GENERIC_LOGGER_ENDPOINT=f"{running.url}/ingest/litellm", DEFAULT_BATCH_SIZE="1",
                     DEFAULT_FLUSH_INTERVAL_SECONDS="1")

@@ -12,7 +12,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from starlette.testclient import TestClient
 
-from conftest import OTLP_TOKEN, make_monitor
+from otlp_support import OTLP_TOKEN, make_monitor
 from monitor.http import create_app
 
 AUTH = {"Authorization": f"Bearer {OTLP_TOKEN}"}

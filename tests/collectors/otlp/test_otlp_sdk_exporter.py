@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 
-from conftest import OTLP_TOKEN
+from otlp_support import OTLP_TOKEN
 from payloads import payload
 
 SECRET_PROMPT = "SECRET-PROMPT-do-not-store-4411"

@@ -79,6 +79,8 @@ def test_first_scrape_is_a_baseline_then_increases(tmp_path, recorded):
     assert 0 <= signals["all"]["litellm_scrape_cache_hit_rate"].value <= 1
     p50, p95 = signals["all"]["litellm_scrape_latency_p50_seconds"].value, signals["all"]["litellm_scrape_latency_p95_seconds"].value
     assert 0 < p50 <= p95
+    exported = {(m.labels["signal"], m.labels["team"]): m.value for f in source.families() for m in f.samples}
+    assert exported[("requests", "all")] == pytest.approx(want)
 
 
 def test_restart_never_makes_counts_jump_or_go_negative(tmp_path, recorded):

@@ -125,3 +125,10 @@ def test_client_refuses_strings_and_non_api_answers():
 def test_config_errors_name_the_field(section, message):
     with pytest.raises(Exception, match=message):
         PromqlConfig.model_validate(section)
+
+
+def test_signal_ok_series_shows_the_bad_query():
+    bad = (400, {"status": "error", "errorType": "bad_data", "error": "parse error"})
+    source, _ = make({"bad": bad, "ok": vector(({}, 1))}, {"broken": {"query": "bad"}, "good": {"query": "ok"}})
+    source.collect(WINDOW)
+    assert {s.labels["signal"]: s.value for f in source.families() for s in f.samples} == {"broken": 0.0, "good": 1.0}

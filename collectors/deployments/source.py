@@ -1,0 +1,170 @@
+"""Source `deployments`: DORA metrics for prompts and models (seed 001).
+
+Config (sources.deployments), all optional:
+    litellm: {url: http://litellm:4000, master_key_env: LITELLM_MASTER_KEY, team_field: null}
+    langfuse: {host: https://langfuse.example, public_key_env: LANGFUSE_PUBLIC_KEY,
+               secret_key_env: LANGFUSE_SECRET_KEY, label: production, poll_interval: 5m}
+    path: /webhooks/deployments          # pipelines POST events here (JSON object or array)
+    token_env: AIOPS_DEPLOYMENTS_TOKEN   # when set, a Bearer token is required
+    failure_window: 1h                   # an incident opening this soon after a deployment fails it
+    incident_team_label: team            # incidents with another team do not fail a team's changes
+Webhook event: {"kind": "prompt"|"model"|..., "name": str, "version": str, "team"?: str,
+                "deployed_at"?: RFC 3339 or unix seconds (default: now), "created_at"?: same}.
+KPIs over the trailing 30 days (CycleWindow.spend_start .. now): deployment_frequency,
+lead_time_for_changes, change_failure_rate. Time to restore is the incidents' mttr_seconds.
+"""
+from __future__ import annotations
+
+import logging
+
+import httpx
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from collectors.deployments.events import Deployment, DeploymentStore, dora_signals
+from collectors.deployments.pollers import _when, langfuse_client, poll_langfuse, poll_litellm
+from collectors.incidents.store import IncidentStore
+from metrics.validation import first_error
+from monitor.config import parse_duration
+from monitor.http import BodyTooLarge, authorized, read_limited
+from monitor.sources import CycleWindow, SourceContext, SourceResult
+
+log = logging.getLogger("aiops_maturity")
+
+
+class LiteLLMSide(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str
+    master_key_env: str = "LITELLM_MASTER_KEY"
+    team_field: str | None = None  # a model_info field naming the owning team, if you set one
+    timeout: float = 10.0
+
+
+class LangfuseSide(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    host: str
+    public_key_env: str = "LANGFUSE_PUBLIC_KEY"
+    secret_key_env: str = "LANGFUSE_SECRET_KEY"
+    label: str = "production"
+    poll_interval: float = 300.0
+    timeout: float = 20.0
+
+    _durations = field_validator("poll_interval", mode="before")(lambda cls, v: parse_duration(v))
+
+
+class DeploymentsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    litellm: LiteLLMSide | None = None
+    langfuse: LangfuseSide | None = None
+    path: str = Field(default="/webhooks/deployments", pattern=r"^/[A-Za-z0-9_\-/]*$")
+    token_env: str = "AIOPS_DEPLOYMENTS_TOKEN"
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    failure_window: float = 3600.0
+    incident_team_label: str | None = "team"
+    reopen_window: float = 3600.0  # as the alertmanager source's, so both assemble incidents alike
+    stale_after: float = 900.0
+
+    _durations = field_validator("failure_window", "reopen_window", "stale_after", mode="before")(
+        lambda cls, v: parse_duration(v))
+
+
+class DeploymentEvent(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    kind: str = Field(default="other", min_length=1, max_length=32)
+    name: str = Field(min_length=1, max_length=512)
+    version: str = Field(min_length=1, max_length=256)
+    team: str | None = Field(default=None, max_length=256)
+    deployed_at: float | str | None = None
+    created_at: float | str | None = None
+
+
+class DeploymentsSource:
+    name = "deployments"
+    config_model = DeploymentsConfig
+
+    def __init__(self, config: DeploymentsConfig, context: SourceContext) -> None:
+        self.config, self.context = config, context
+        self.stale_after = config.stale_after
+        self.store = DeploymentStore(context.engine)
+        self.incidents = IncidentStore(context.engine, config.reopen_window)
+        self.token = context.environ.get(config.token_env) or None
+        self.http = None
+        if config.litellm is not None:
+            key = context.environ.get(config.litellm.master_key_env)
+            self.http = httpx.Client(timeout=config.litellm.timeout, trust_env=False,
+                                     headers={"Authorization": f"Bearer {key}"} if key else {})
+        self.langfuse = None
+        if config.langfuse is not None:
+            side = config.langfuse
+            self.langfuse = langfuse_client(side.host, context.environ.get(side.public_key_env, ""),
+                                            context.environ.get(side.secret_key_env, ""), side.timeout)
+        self._last_langfuse = float("-inf")
+        self._observed_since = self.store.get_state("observed_since")
+        self.rejected = 0
+
+    async def receive(self, request: Request) -> JSONResponse:
+        if not authorized(request, self.token):
+            self.rejected += 1
+            return JSONResponse({"error": "missing or wrong bearer token"}, status_code=401)
+        try:
+            body = await read_limited(request, self.config.max_body_bytes)
+            data = orjson.loads(body)
+            items = [DeploymentEvent.model_validate(d) for d in (data if isinstance(data, list) else [data])]
+        except BodyTooLarge:
+            self.rejected += 1
+            return JSONResponse({"error": f"body larger than {self.config.max_body_bytes} bytes"}, status_code=413)
+        except orjson.JSONDecodeError:
+            self.rejected += 1
+            return JSONResponse({"error": "body is not JSON"}, status_code=400)
+        except ValidationError as exc:
+            self.rejected += 1
+            return JSONResponse({"error": first_error(exc)}, status_code=422)
+        now = self.context.clock()
+        deployments = []
+        for item in items:
+            deployed, created = _when(item.deployed_at), _when(item.created_at)
+            if item.deployed_at is not None and deployed is None or item.created_at is not None and created is None:
+                self.rejected += 1
+                return JSONResponse({"error": "deployed_at/created_at: RFC 3339 or unix seconds"}, status_code=422)
+            deployments.append(Deployment(item.kind, item.name, item.version, deployed if deployed is not None else now,
+                                          created, item.team, "webhook"))
+        added = await run_in_threadpool(self.store.add, deployments)
+        return JSONResponse({"received": len(deployments), "added": added})
+
+    def routes(self) -> list:
+        return [Route(self.config.path, self.receive, methods=["POST"])]
+
+    def collect(self, window: CycleWindow) -> SourceResult:
+        now = window.now
+        info: dict = {}
+        if self._observed_since is None:
+            self._observed_since = now
+            self.store.set_state("observed_since", now)
+        if self.http is not None:
+            info["litellm"] = poll_litellm(self.http, self.config.litellm.url, self.store, now, self.config.litellm.team_field)
+        if self.langfuse is not None and now - self._last_langfuse >= self.config.langfuse.poll_interval:
+            info["langfuse"] = poll_langfuse(self.langfuse, self.store, now, self.config.langfuse.label,
+                                             self.context.team_tag_prefix)
+            self._last_langfuse = now
+        deployments = self.store.since(window.spend_start)
+        incidents = self.incidents.incidents(window.spend_start)
+        label = self.config.incident_team_label
+        teams = {n: (i.labels.get(label) if label else None) for n, i in enumerate(incidents)}
+        # Events posted with past times (a pipeline's history) extend what has been observed.
+        first = self.store.first_deployment()
+        observed = min(self._observed_since, first) if first is not None else self._observed_since
+        signals = dora_signals(deployments, incidents, now, window.spend_start, observed,
+                               self.config.failure_window, teams)
+        info.update(deployments=len(deployments), incidents=len(incidents), webhook_rejected=self.rejected)
+        return SourceResult(signals, info)
+
+    def families(self) -> list:
+        return []
+
+    def close(self) -> None:
+        if self.http is not None:
+            self.http.close()

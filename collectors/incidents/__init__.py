@@ -1,0 +1,1 @@
+"""Incidents from Alertmanager: webhook receiver, alert occurrences, incidents and their KPIs."""

@@ -1,0 +1,133 @@
+"""Source `alertmanager`: the webhook receiver route and the incident KPIs.
+
+Config (sources.alertmanager), all optional:
+    path: /webhooks/alertmanager
+    token_env: AIOPS_ALERTMANAGER_TOKEN   # when this variable is set, a Bearer token is required
+    max_body_bytes: 4194304
+    auto_resolved_label: auto_resolved    # label or annotation; true/yes/1/auto marks automatic resolution
+    team_label: team
+    reopen_window: 1h                     # a fingerprint re-firing within this after resolve reopens
+    retention: 90d
+    backfill: {url: http://prometheus:9090, query: 'ALERTS{alertstate="firing"}', lookback: 7d, step: 60s}
+
+Alertmanager side (alertmanager.yml):
+    receivers:
+      - name: aiops
+        webhook_configs:
+          - url: http://monitor:9464/webhooks/alertmanager
+            send_resolved: true          # without it incidents never close
+            http_config: {authorization: {credentials: <token>}}
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+
+from prometheus_client.core import CounterMetricFamily
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from collectors.incidents.backfill import BackfillConfig, backfill
+from collectors.incidents.book import incident_signals
+from collectors.incidents.store import IncidentStore
+from collectors.incidents.webhook import WebhookError, parse_notification
+from monitor.config import parse_duration
+from monitor.http import BodyTooLarge, authorized, read_limited
+from monitor.sources import CycleWindow, SourceContext, SourceResult
+
+log = logging.getLogger("aiops_maturity")
+PRUNE_EVERY = 3600.0
+
+
+class AlertmanagerConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: str = Field(default="/webhooks/alertmanager", pattern=r"^/[A-Za-z0-9_\-/]*$")
+    token_env: str = "AIOPS_ALERTMANAGER_TOKEN"
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    auto_resolved_label: str | None = "auto_resolved"
+    team_label: str | None = "team"
+    reopen_window: float = 3600.0
+    retention: float = 90 * 86400
+    stale_after: float = 900.0
+    backfill: BackfillConfig | None = None
+
+    _durations = field_validator("reopen_window", "retention", "stale_after", mode="before")(
+        lambda cls, v: parse_duration(v))
+
+
+class AlertmanagerSource:
+    name = "alertmanager"
+    config_model = AlertmanagerConfig
+
+    def __init__(self, config: AlertmanagerConfig, context: SourceContext) -> None:
+        self.config, self.context = config, context
+        self.stale_after = config.stale_after
+        self.store = IncidentStore(context.engine, config.reopen_window)
+        self.token = context.environ.get(config.token_env) or None
+        self.outcomes: Counter[str] = Counter()
+        self._outcome_lock = threading.Lock()
+        self._backfilled = config.backfill is None
+        self._last_prune = 0.0
+
+    # ------------------------------------------------------------------ webhook
+    def _count(self, outcome: str, n: int = 1) -> None:
+        with self._outcome_lock:
+            self.outcomes[outcome] += n
+
+    def _reject(self, status: int, reason: str, message: str) -> JSONResponse:
+        self._count(reason)
+        return JSONResponse({"error": message, "reason": reason}, status_code=status)
+
+    async def receive(self, request: Request) -> JSONResponse:
+        if not authorized(request, self.token):
+            return self._reject(401, "unauthorized", "missing or wrong bearer token")
+        try:
+            body = await read_limited(request, self.config.max_body_bytes)
+        except BodyTooLarge:
+            return self._reject(413, "too_large", f"body larger than {self.config.max_body_bytes} bytes")
+        try:
+            receiver, occurrences = parse_notification(body, self.config.auto_resolved_label)
+        except WebhookError as exc:
+            return self._reject(400 if exc.reason == "bad_json" else 422, exc.reason, str(exc))
+        counts = await run_in_threadpool(self.store.record, occurrences, self.context.clock())
+        self._count("accepted")
+        return JSONResponse({"receiver": receiver, "alerts": len(occurrences), **counts})
+
+    def routes(self) -> list:
+        return [Route(self.config.path, self.receive, methods=["POST"])]
+
+    def families(self) -> list:
+        family = CounterMetricFamily("aiops_webhook_requests", "Webhook requests received, by source and outcome "
+                                     "(accepted, unauthorized, too_large, bad_json, bad_payload, unsupported_version).",
+                                     labels=["source", "outcome"])
+        with self._outcome_lock:
+            for outcome, count in sorted(self.outcomes.items()):
+                family.add_metric([self.name, outcome], count)
+        return [family]
+
+    # ------------------------------------------------------------------ cycle
+    def collect(self, window: CycleWindow) -> SourceResult:
+        info: dict = {}
+        if not self._backfilled:
+            try:
+                info["backfill"] = backfill(self.store, self.config.backfill, window.now, self.config.auto_resolved_label)
+                self._backfilled = True
+            except Exception as exc:  # noqa: BLE001 - retried next cycle; the webhook data still counts
+                info["backfill_error"] = f"{type(exc).__name__}: {exc}"[:300]
+                log.warning("alertmanager backfill failed: %s", info["backfill_error"])
+        if window.now - self._last_prune > PRUNE_EVERY:
+            self.store.prune(window.now - self.config.retention)
+            self._last_prune = window.now
+        incidents = self.store.incidents(since=min(window.start, window.spend_start))
+        signals = incident_signals(incidents, window.start, window.end, window.now, self.config.team_label)
+        info.update(open_incidents=sum(i.open for i in incidents),
+                    closed_in_window=sum(1 for i in incidents if i.resolved_at is not None and
+                                         window.start <= i.resolved_at < window.end))
+        return SourceResult(signals, info)
+
+    def close(self) -> None:
+        pass

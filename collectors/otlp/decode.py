@@ -1,0 +1,257 @@
+"""OTLP/HTTP trace bodies (protobuf or JSON) -> a compact per-batch summary.
+
+Only the fields the KPIs need are read: ids, times, status, team, service, model, cost, tags,
+span names and evaluation results. Message content (`gen_ai.prompt*`, `gen_ai.completion*`,
+`gen_ai.input/output.messages`, `*.content`, event bodies) is never copied out of the decoded
+message, so it cannot reach the store. The summary is aggregated on the spot (per minute, team,
+service and model; one entry per trace), so what gets written grows with traces, not span detail.
+"""
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from collectors.observability_kpis import UNATTRIBUTED, KpiMapping
+
+# Trace flags, OR-ed per trace across batches.
+GENAI, SCORED, ESCALATED, MEMORY_ENABLED, MEMORY_USED = 1, 2, 4, 8, 16
+EVALUATION_EVENT = "gen_ai.evaluation.result"  # OTel GenAI semantic conventions
+EVAL_NAME, EVAL_VALUE, EVAL_LABEL = "gen_ai.evaluation.name", "gen_ai.evaluation.score.value", "gen_ai.evaluation.score.label"
+EVAL_KEYS = (EVAL_NAME, EVAL_VALUE, EVAL_LABEL)
+MODEL_KEYS = ("gen_ai.request.model", "gen_ai.response.model", "litellm.model_group")
+COST_KEYS = ("gen_ai.cost.total_cost", "gen_ai.usage.cost", "llm.usage.total_cost")  # LiteLLM, OpenLIT, others
+CALL_ID_KEYS = ("litellm.call_id", "gen_ai.litellm.call_id")
+_TRUE_LABELS = {"pass", "passed", "true", "yes", "success", "good", "correct"}
+_FALSE_LABELS = {"fail", "failed", "false", "no", "failure", "bad", "incorrect"}
+
+
+class BodyError(ValueError):
+    """The body is not a decodable ExportTraceServiceRequest (HTTP 400)."""
+
+
+@dataclass
+class Settings:
+    """What the decoder reads, from the source config."""
+
+    mapping: KpiMapping
+    team_attributes: tuple[str, ...] = ("metadata.user_api_key_team_alias", "metadata.user_api_key_team_id")
+    team_resource_attribute: str | None = "service.namespace"
+    tag_attributes: tuple[str, ...] = ("langfuse.trace.tags", "tags", "metadata.tags")
+    team_tag_prefix: str | None = "team:"
+
+
+@dataclass
+class Batch:
+    spans: int = 0
+    rejected: int = 0
+    errors: list[str] = field(default_factory=list)
+    stats: dict[tuple, list] = field(default_factory=dict)     # (minute, team, service, model) -> [spans, genai, errors, cost, latency_s]
+    traces: dict[str, list] = field(default_factory=dict)      # trace hex -> [minute, team | None, flags]
+    ids: dict[str, int] = field(default_factory=dict)          # normalised call id -> minute
+    scores: list[tuple] = field(default_factory=list)          # (minute, trace hex, team | None, name, value)
+
+
+def parse_body(body: bytes, content_type: str) -> ExportTraceServiceRequest:
+    request = ExportTraceServiceRequest()
+    if content_type == "application/x-protobuf":
+        try:
+            request.ParseFromString(body)
+        except (DecodeError, ValueError) as exc:
+            raise BodyError(f"not an OTLP protobuf ExportTraceServiceRequest: {exc}") from None
+        return request
+    try:
+        data = json.loads(body)
+        if not isinstance(data, dict):
+            raise BodyError("OTLP JSON body must be an object")
+        _hex_ids_to_base64(data)
+        json_format.ParseDict(data, request, ignore_unknown_fields=True)  # the spec: unknown fields are ignored
+    except BodyError:
+        raise
+    except (ValueError, TypeError, json_format.ParseError) as exc:
+        raise BodyError(f"not an OTLP JSON ExportTraceServiceRequest: {str(exc)[:200]}") from None
+    return request
+
+
+def _hex_ids_to_base64(data: dict) -> None:
+    """OTLP JSON encodes trace/span ids as hex, protobuf's JSON mapping expects base64 for bytes."""
+    def convert(holder: dict, key: str) -> None:
+        value = holder.get(key)
+        if isinstance(value, str) and value:
+            try:
+                holder[key] = base64.b64encode(bytes.fromhex(value)).decode()
+            except ValueError:
+                raise BodyError(f"{key} is not hex: {value[:40]!r}") from None
+
+    for resource_spans in data.get("resourceSpans") or []:
+        for scope_spans in (resource_spans or {}).get("scopeSpans") or []:
+            for span in (scope_spans or {}).get("spans") or []:
+                if not isinstance(span, dict):
+                    continue
+                for key in ("traceId", "spanId", "parentSpanId"):
+                    convert(span, key)
+                for link in span.get("links") or []:
+                    if isinstance(link, dict):
+                        convert(link, "traceId")
+                        convert(link, "spanId")
+
+
+def _value(any_value):
+    kind = any_value.WhichOneof("value")
+    if kind == "string_value":
+        return any_value.string_value
+    if kind == "double_value":
+        return any_value.double_value
+    if kind == "int_value":
+        return any_value.int_value
+    if kind == "bool_value":
+        return any_value.bool_value
+    if kind == "array_value":
+        return [_value(v) for v in any_value.array_value.values]
+    return None
+
+
+def _tags(value) -> list[str]:
+    if isinstance(value, list):
+        return [str(v) for v in value if v is not None]
+    if isinstance(value, str) and value.startswith("["):
+        try:
+            parsed = json.loads(value)
+            return [str(v) for v in parsed] if isinstance(parsed, list) else []
+        except ValueError:
+            return []
+    return [value] if isinstance(value, str) and value else []
+
+
+def _score(value, label) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(label, str):
+        lowered = label.strip().lower()
+        if lowered in _TRUE_LABELS:
+            return 1.0
+        if lowered in _FALSE_LABELS:
+            return 0.0
+    return None
+
+
+def summarise(request: ExportTraceServiceRequest, settings: Settings) -> Batch:
+    mapping = settings.mapping
+    wanted = {*settings.team_attributes, *settings.tag_attributes, *MODEL_KEYS, *COST_KEYS, *CALL_ID_KEYS,
+              EVAL_NAME, EVAL_VALUE, EVAL_LABEL}
+    escalation_names = {s.name for s in mapping.escalation_scores}
+    escalation_tags, used_tags = set(mapping.escalation_tags), set(mapping.memory_used_tags)
+    enabled_tags, memory_names = set(mapping.memory_enabled_tags), set(mapping.memory_observation_names)
+    batch = Batch()
+    for resource_spans in request.resource_spans:
+        service, resource_team = "unknown", None
+        for kv in resource_spans.resource.attributes:
+            if kv.key == "service.name":
+                service = str(_value(kv.value) or "unknown")
+            elif kv.key == settings.team_resource_attribute:
+                resource_team = str(_value(kv.value) or "") or None
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                batch.spans += 1
+                if len(span.trace_id) != 16 or not any(span.trace_id):
+                    batch.rejected += 1
+                    if len(batch.errors) < 5:
+                        batch.errors.append(f"span '{span.name[:60]}': trace_id must be 16 non-zero bytes")
+                    continue
+                attrs, genai = {}, span.name == "litellm_request"
+                for kv in span.attributes:
+                    key = kv.key
+                    if key in wanted:
+                        attrs[key] = _value(kv.value)
+                    if not genai and key.startswith("gen_ai."):
+                        genai = True
+                _add_span(batch, span, attrs, genai, service, resource_team, settings, escalation_names,
+                          escalation_tags, used_tags, enabled_tags, memory_names)
+    return batch
+
+
+def _first(attrs: dict, keys) -> object:
+    for key in keys:
+        value = attrs.get(key)
+        if value:
+            return value
+    return None
+
+
+def _add_span(batch: Batch, span, attrs: dict, genai: bool, service: str, resource_team: str | None,
+              settings: Settings, escalation_names: set, escalation_tags: set, used_tags: set, enabled_tags: set,
+              memory_names: set) -> None:
+    # the hot path of the receiver: plain loops and early outs, no per-span generators
+    start, end = span.start_time_unix_nano / 1e9, span.end_time_unix_nano / 1e9
+    minute = int(start // 60) * 60
+    team = _first(attrs, settings.team_attributes)
+    team = str(team) if team else resource_team
+    tags: list[str] = []
+    for key in settings.tag_attributes:
+        if key in attrs:
+            tags.extend(_tags(attrs[key]))
+    if team is None and tags:
+        team = settings.mapping.team_from_tags(tags, settings.team_tag_prefix)
+    model = str(_first(attrs, MODEL_KEYS) or "") if genai else ""
+    cost = 0.0
+    for key in COST_KEYS:
+        value = attrs.get(key)
+        if isinstance(value, (int, float)):
+            cost = float(value)
+            break
+    key = (minute, team or UNATTRIBUTED, service, model)
+    stat = batch.stats.get(key)
+    if stat is None:
+        stat = batch.stats[key] = [0, 0, 0, 0.0, 0.0]
+    stat[0] += 1
+    stat[2] += span.status.code == 2  # STATUS_CODE_ERROR
+    if genai:
+        stat[1] += 1
+        stat[3] += cost
+        stat[4] += max(end - start, 0.0)
+    flags = GENAI if genai else 0
+    if tags:
+        tag_set = set(tags)
+        if tag_set & escalation_tags:
+            flags |= ESCALATED
+        if tag_set & used_tags:
+            flags |= MEMORY_USED | MEMORY_ENABLED
+        elif tag_set & enabled_tags:
+            flags |= MEMORY_ENABLED
+    if span.name in memory_names:
+        flags |= MEMORY_USED | MEMORY_ENABLED
+    trace = span.trace_id.hex()
+    evaluations = []
+    if EVAL_NAME in attrs:
+        evaluations.append((minute, attrs[EVAL_NAME], _score(attrs.get(EVAL_VALUE), attrs.get(EVAL_LABEL))))
+    for event in span.events:
+        if event.name == EVALUATION_EVENT:
+            fields = {kv.key: _value(kv.value) for kv in event.attributes if kv.key in EVAL_KEYS}
+            event_minute = int(event.time_unix_nano / 1e9 // 60) * 60 if event.time_unix_nano else minute
+            evaluations.append((event_minute, fields.get(EVAL_NAME), _score(fields.get(EVAL_VALUE), fields.get(EVAL_LABEL))))
+    for score_minute, name, value in evaluations:
+        if not isinstance(name, str) or not name:
+            continue
+        flags |= SCORED
+        if value is not None:
+            batch.scores.append((score_minute, trace, team, name, value))
+            if name in escalation_names and value >= 0.5:
+                flags |= ESCALATED
+    if not flags:
+        return  # not a GenAI trace (health checks, HTTP plumbing): counted in the span stats only
+    entry = batch.traces.get(trace)
+    if entry is None:
+        batch.traces[trace] = [minute, team, flags]
+    else:
+        entry[1] = entry[1] or team
+        entry[2] |= flags
+    for call_key in CALL_ID_KEYS:  # aliases a gateway request can be matched by (the trace id is one too)
+        call_id = attrs.get(call_key)
+        if isinstance(call_id, str) and call_id:
+            batch.ids.setdefault(call_id.replace("-", "").lower(), minute)

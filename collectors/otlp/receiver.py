@@ -1,0 +1,122 @@
+"""`POST /v1/traces`: an OTLP/HTTP trace receiver (protobuf and JSON), per the OTLP specification.
+
+Responses follow the spec's "OTLP/HTTP Response" rules:
+- 200 with an ExportTraceServiceResponse, encoded like the request; spans that could not be used
+  (e.g. a trace id that is not 16 non-zero bytes) are reported in `partial_success`.
+- 400 with a google.rpc.Status when the body cannot be decoded (not retryable by clients).
+- 415 for a Content-Type other than application/x-protobuf or application/json.
+- 401 without the configured bearer token, 413 above the body limit (the ingest route's rules).
+- 503 with Retry-After when the store fails: the spec's retryable answer, so exporters resend.
+gzip request bodies (Content-Encoding: gzip, what OTel exporters send with compression on) are
+inflated with the same size limit applied to the inflated bytes.
+"""
+from __future__ import annotations
+
+import logging
+import zlib
+from typing import Callable
+
+from google.protobuf import json_format
+from google.rpc import status_pb2
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from collectors.otlp.decode import Batch, BodyError, Settings, parse_body, summarise
+
+log = logging.getLogger("aiops_maturity.otlp")
+PROTOBUF, JSON = "application/x-protobuf", "application/json"
+_GRPC_INVALID_ARGUMENT, _GRPC_UNAUTHENTICATED, _GRPC_UNAVAILABLE = 3, 16, 14
+
+
+class TooLarge(Exception):
+    pass
+
+
+def _encode(message, content_type: str) -> bytes:
+    if content_type == JSON:
+        return json_format.MessageToJson(message, indent=None).encode()
+    return message.SerializeToString()
+
+
+def _status(code: int, grpc_code: int, message: str, content_type: str, headers: dict | None = None) -> Response:
+    body = _encode(status_pb2.Status(code=grpc_code, message=message), content_type)
+    return Response(body, status_code=code, media_type=content_type, headers=headers)
+
+
+async def _read(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise TooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _inflate(body: bytes, limit: int) -> bytes:
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise BodyError(f"gzip body could not be inflated: {exc}") from None
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise TooLarge
+    return out
+
+
+def make_endpoint(settings: Settings, write: Callable[[Batch], None], token: str | None, limit: int,
+                  authorized: Callable[[Request, str | None], bool], counter=None):
+    """The route's handler. `write` stores a batch (runs in a worker thread); `counter(outcome, n)`
+    counts requests and spans by outcome for the monitor's own metrics."""
+
+    def count(outcome: str, n: int = 1) -> None:
+        if counter is not None:
+            counter(outcome, n)
+
+    async def traces(request: Request) -> Response:
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        reply_as = media if media in (PROTOBUF, JSON) else PROTOBUF
+        if not authorized(request, token):
+            count("unauthorized")
+            return _status(401, _GRPC_UNAUTHENTICATED, "missing or wrong bearer token", reply_as)
+        if media not in (PROTOBUF, JSON):
+            count("unsupported_media_type")
+            return _status(415, _GRPC_INVALID_ARGUMENT, f"unsupported Content-Type {media or '(none)'!r}; "
+                           f"use {PROTOBUF} or {JSON}", reply_as)
+        try:
+            body = await _read(request, limit)
+            encoding = request.headers.get("content-encoding", "identity").strip().lower()
+            if encoding == "gzip":
+                body = _inflate(body, limit)
+            elif encoding not in ("identity", ""):
+                count("bad_body")
+                return _status(415, _GRPC_INVALID_ARGUMENT, f"unsupported Content-Encoding {encoding!r}", reply_as)
+            batch = await run_in_threadpool(lambda: summarise(parse_body(body, media), settings))
+        except TooLarge:
+            count("too_large")
+            return _status(413, _GRPC_INVALID_ARGUMENT, f"body larger than {limit} bytes", reply_as)
+        except BodyError as exc:
+            count("bad_body")
+            return _status(400, _GRPC_INVALID_ARGUMENT, str(exc), reply_as)
+        try:
+            await run_in_threadpool(write, batch)
+        except Exception as exc:  # noqa: BLE001 - the store failing must not crash the server
+            log.warning("OTLP batch could not be stored: %s", type(exc).__name__)
+            count("store_error")
+            return _status(503, _GRPC_UNAVAILABLE, "the monitor could not store the spans; retry later", reply_as,
+                           headers={"Retry-After": "5"})
+        count("accepted_spans", batch.spans - batch.rejected)
+        if batch.rejected:
+            count("rejected_spans", batch.rejected)
+        response = ExportTraceServiceResponse()
+        if batch.rejected:
+            response.partial_success.rejected_spans = batch.rejected
+            response.partial_success.error_message = "; ".join(batch.errors)[:500]
+        return Response(_encode(response, reply_as), status_code=200, media_type=reply_as)
+
+    return traces

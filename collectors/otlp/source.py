@@ -1,0 +1,160 @@
+"""The `otlp` source: an OTLP/HTTP receiver route plus the trace KPIs computed from what it stored.
+
+Config (`sources.otlp` in the monitor's YAML), all optional:
+    path: /v1/traces
+    token_env: AIOPS_OTLP_TOKEN      # bearer token for the route; if that variable is unset,
+                                     # AIOPS_INGEST_TOKEN is used; neither set: no token needed
+    max_body_bytes: 16777216
+    team_attributes: [metadata.user_api_key_team_alias, metadata.user_api_key_team_id]
+    team_resource_attribute: service.namespace
+    tag_attributes: [langfuse.trace.tags, tags, metadata.tags]
+    settle: 3m                       # minutes this recent are recomputed every cycle
+    retention: 2d                    # per-trace rows; never less than the evaluation window
+    stale_after: 5m
+    top_series: 50                   # rows of the per service/team/model span series
+    kpis: {...}                      # collectors.observability_kpis.KpiMapping
+"""
+from __future__ import annotations
+
+import hmac
+import logging
+import threading
+from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import and_, func, select
+from starlette.requests import Request
+from starlette.routing import Route
+
+from collectors.observability_kpis import KpiMapping, build_signals
+from collectors.otlp import tables
+from collectors.otlp.decode import Settings
+from collectors.otlp.receiver import make_endpoint
+from monitor.sources import CycleWindow, SourceContext, SourceResult
+
+log = logging.getLogger("aiops_maturity.otlp")
+DAY = 86400
+
+
+def _duration(value: Any) -> float:
+    from monitor.config import parse_duration
+
+    return parse_duration(value)
+
+
+class OtlpConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: str = Field(default="/v1/traces", pattern=r"^/")
+    token_env: str = "AIOPS_OTLP_TOKEN"
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    team_attributes: list[str] = Field(default_factory=lambda: ["metadata.user_api_key_team_alias",
+                                                                "metadata.user_api_key_team_id"])
+    team_resource_attribute: str | None = "service.namespace"
+    tag_attributes: list[str] = Field(default_factory=lambda: ["langfuse.trace.tags", "tags", "metadata.tags"])
+    settle: float = 180.0
+    retention: float = 2 * DAY
+    stale_after: float = 300.0
+    top_series: int = Field(default=50, ge=1, le=1000)
+    kpis: KpiMapping = Field(default_factory=KpiMapping)
+
+    _durations = field_validator("settle", "retention", "stale_after", mode="before")(lambda cls, v: _duration(v))
+
+
+def bearer_ok(request: Request, token: str | None) -> bool:
+    if not token:
+        return True
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), token.encode())
+
+
+class OtlpSource:
+    name = "otlp"
+    config_model = OtlpConfig
+
+    def __init__(self, config: OtlpConfig, context: SourceContext) -> None:
+        self.config, self.context = config, context
+        self.stale_after = config.stale_after
+        self.engine = context.engine
+        tables.metadata.create_all(self.engine)
+        token = context.environ.get(config.token_env) or context.environ.get("AIOPS_INGEST_TOKEN") or None
+        self.settings = Settings(config.kpis, tuple(config.team_attributes), config.team_resource_attribute,
+                                 tuple(config.tag_attributes), context.team_tag_prefix)
+        self._received: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._families: list = []
+        self._last_prune = 0.0
+        self._endpoint = make_endpoint(self.settings, self.write, token, config.max_body_bytes, bearer_ok, self._count)
+        log.info("OTLP receiver on %s (%s)", config.path, "bearer token required" if token else "no token")
+
+    # ------------------------------------------------------------------ receiving
+    def write(self, batch) -> None:
+        # one writer at a time: concurrent SQLite writers would wait in SQLite's busy handler, which
+        # sleeps in whole milliseconds; a Python lock hands over at once
+        with self._write_lock:
+            tables.write_batch(self.engine, batch)
+
+    def _count(self, outcome: str, n: int) -> None:
+        with self._lock:
+            self._received[outcome] = self._received.get(outcome, 0) + n
+
+    def routes(self) -> list:
+        return [Route(self.config.path, self._endpoint, methods=["POST"])]
+
+    # ------------------------------------------------------------------ cycle
+    def collect(self, window: CycleWindow) -> SourceResult:
+        start_minute = int(window.start // 60) * 60
+        recomputed = tables.refresh_rollup(self.engine, start_minute, window.now, self.config.settle)
+        per_team = tables.window_counts(self.engine, start_minute, window.end)
+        weekly = tables.weekly_counts(self.engine, window.now)
+        signals = build_signals(per_team, weekly, self.config.kpis, {"trace_coverage": "exact join",
+                                                                     "evaluation_coverage": "exact"})
+        self._families = self._build_families(start_minute, window.end)
+        if window.now - self._last_prune > 3600:
+            horizon = min(window.start, window.now - self.config.retention) - 3600
+            tables.prune(self.engine, horizon, window.now - 15 * DAY)
+            self._last_prune = window.now
+        with self._lock:
+            received = dict(self._received)
+        return SourceResult(signals, {"receiver": self.config.path, "minutes_recomputed": recomputed,
+                                      "received": received})
+
+    def _build_families(self, start_minute: int, end: float) -> list:
+        s = tables.span_stats
+        labels = ["service", "team", "model"]
+        spans = GaugeMetricFamily("aiops_otlp_spans", "Spans received in the evaluation window.", labels=labels)
+        genai = GaugeMetricFamily("aiops_otlp_genai_spans", "GenAI spans (gen_ai.* attributes or litellm_request) "
+                                  "received in the evaluation window.", labels=labels)
+        errors = GaugeMetricFamily("aiops_otlp_error_spans", "Spans with status ERROR in the evaluation window.",
+                                   labels=labels)
+        cost = GaugeMetricFamily("aiops_otlp_genai_cost_usd", "Cost carried by GenAI spans in the evaluation window.",
+                                 labels=labels)
+        latency = GaugeMetricFamily("aiops_otlp_genai_latency_seconds_avg", "Mean duration of GenAI spans in the "
+                                    "evaluation window.", labels=labels)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(s.c.service, s.c.team, s.c.model, func.sum(s.c.spans), func.sum(s.c.genai_spans),
+                                       func.sum(s.c.errors), func.sum(s.c.cost), func.sum(s.c.latency_s))
+                                .where(and_(s.c.minute >= start_minute, s.c.minute < end))
+                                .group_by(s.c.service, s.c.team, s.c.model)
+                                .order_by(func.sum(s.c.spans).desc()).limit(self.config.top_series)).all()
+        for service, team, model, n, g, e, c, lat in rows:
+            key = [service, team, model or ""]
+            spans.add_metric(key, n or 0)
+            genai.add_metric(key, g or 0)
+            errors.add_metric(key, e or 0)
+            if g:
+                cost.add_metric(key, c or 0.0)
+                latency.add_metric(key, (lat or 0.0) / g)
+        received = CounterMetricFamily("aiops_otlp_received", "OTLP requests and spans by outcome since start.",
+                                       labels=["outcome"])
+        with self._lock:
+            for outcome, n in sorted(self._received.items()):
+                received.add_metric([outcome], n)
+        return [spans, genai, errors, cost, latency, received]
+
+    def families(self) -> list:
+        return list(self._families)  # built by the last cycle, never at scrape time
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,213 @@
+"""The OTLP receiver's own tables in the history database, and how batches and cycles use them.
+
+- `otlp_span_stats`: spans, GenAI spans, errors, cost and latency per minute, team, service, model.
+- `otlp_traces`: one row per GenAI trace (minute of its first span, team, flags) and `otlp_ids`:
+  the other ids a gateway request can be matched by (litellm call ids, normalised). These are the only
+  per-trace rows; they live for `retention` seconds (the evaluation window needs them).
+- `otlp_scores` (per minute) and `otlp_hourly` (per hour, for the week-over-week KPIs; cost is
+  kept there under the name `__cost__`): evaluation score count and sum per team and score name.
+- `otlp_rollup`: per minute and team, the trace KPIs' counts and the coverage join's result. A
+  cycle recomputes only the minutes touched since the last cycle (marked in `otlp_dirty`), the
+  last `settle` seconds, and minutes whose gateway request count changed, so its cost follows
+  what is new, not the window.
+"""
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column, Float, Integer, MetaData, String, Table, and_, case, delete, func, literal_column, select,
+)
+
+from collectors.otlp.decode import ESCALATED, GENAI, MEMORY_ENABLED, MEMORY_USED, SCORED, Batch
+from collectors.observability_kpis import UNATTRIBUTED, TeamCounts, WeeklyCounts
+from collectors.trace_join import chunks, request_counts, request_ids, requests_in_minutes, upsert
+
+COST = "__cost__"
+metadata = MetaData()
+span_stats = Table("otlp_span_stats", metadata, Column("minute", Integer, primary_key=True),
+                   Column("team", String, primary_key=True), Column("service", String, primary_key=True),
+                   Column("model", String, primary_key=True), Column("spans", Integer), Column("genai_spans", Integer),
+                   Column("errors", Integer), Column("cost", Float), Column("latency_s", Float))
+traces = Table("otlp_traces", metadata, Column("trace_id", String, primary_key=True),
+               Column("minute", Integer, index=True), Column("team", String), Column("flags", Integer))
+# no index on minute: only the hourly prune reads by minute; every span batch writes here
+ids = Table("otlp_ids", metadata, Column("id", String, primary_key=True), Column("minute", Integer))
+scores = Table("otlp_scores", metadata, Column("minute", Integer, primary_key=True), Column("team", String, primary_key=True),
+               Column("name", String, primary_key=True), Column("count", Integer), Column("total", Float))
+hourly = Table("otlp_hourly", metadata, Column("hour", Integer, primary_key=True), Column("team", String, primary_key=True),
+               Column("name", String, primary_key=True), Column("count", Integer), Column("total", Float))
+dirty = Table("otlp_dirty", metadata, Column("minute", Integer, primary_key=True), Column("version", Integer))
+ROLLUP_FIELDS = ("traces", "scored", "escalated", "memory_enabled", "memory_used", "requests", "traced")
+rollup = Table("otlp_rollup", metadata, Column("minute", Integer, primary_key=True), Column("team", String, primary_key=True),
+               *(Column(name, Integer) for name in ROLLUP_FIELDS))
+
+
+def _add(stmt, table: Table, keys: list[str], fields: list[str]):
+    return stmt.on_conflict_do_update(index_elements=keys, set_={f: table.c[f] + stmt.excluded[f] for f in fields})
+
+
+def _driver(conn, sql: str, params):
+    """The per-trace rows go through the driver's executemany: SQLAlchemy's per-row overhead is
+    most of the receiver's cost otherwise. The SQL is the same on SQLite and PostgreSQL."""
+    if conn.dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    return conn.exec_driver_sql(sql, params)
+
+
+def write_batch(engine, batch: Batch) -> None:
+    """One transaction per request body; counts are added, trace flags OR-ed."""
+    with engine.begin() as conn:
+        known: dict[str, tuple] = {}
+        for chunk in chunks(list(batch.traces)):
+            rows = _driver(conn, f"SELECT trace_id, minute, team FROM otlp_traces WHERE trace_id IN "
+                                 f"({','.join('?' * len(chunk))})", tuple(chunk))
+            known.update((t, (m, team)) for t, m, team in rows)
+        touched = {m for m, _ in known.values()}
+        if batch.stats:
+            rows = [{"minute": k[0], "team": k[1], "service": k[2], "model": k[3], "spans": v[0], "genai_spans": v[1],
+                     "errors": v[2], "cost": v[3], "latency_s": v[4]} for k, v in batch.stats.items()]
+            stmt = upsert(conn, span_stats)
+            conn.execute(_add(stmt, span_stats, ["minute", "team", "service", "model"],
+                              ["spans", "genai_spans", "errors", "cost", "latency_s"]), rows)
+        if batch.traces:
+            _driver(conn, "INSERT INTO otlp_traces (trace_id, minute, team, flags) VALUES (?, ?, ?, ?) "
+                          "ON CONFLICT (trace_id) DO UPDATE SET flags = otlp_traces.flags | excluded.flags, "
+                          "team = COALESCE(otlp_traces.team, excluded.team)",
+                    [(t, m, team, f) for t, (m, team, f) in batch.traces.items()])
+            touched.update(m for m, _, _ in batch.traces.values())
+        if batch.ids:
+            _driver(conn, "INSERT INTO otlp_ids (id, minute) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
+                    list(batch.ids.items()))
+            # a request is matched in its own start minute: the span may start up to a minute later
+            minutes = set(batch.ids.values())
+            touched.update(minutes)
+            touched.update(m - 60 for m in minutes)
+        _write_scores(conn, batch, known)
+        _mark_dirty(conn, touched)
+
+
+def _write_scores(conn, batch: Batch, known: dict) -> None:
+    per_minute: dict[tuple, list] = {}
+    per_hour: dict[tuple, list] = {}
+    for minute, trace, team, name, value in batch.scores:
+        team = team or (batch.traces.get(trace) or [None, None])[1] or (known.get(trace) or (None, None))[1] or UNATTRIBUTED
+        for into, key in ((per_minute, (minute, team, name)), (per_hour, (minute - minute % 3600, team, name))):
+            entry = into.setdefault(key, [0, 0.0])
+            entry[0] += 1
+            entry[1] += value
+    for (minute, team, _service, _model), stat in batch.stats.items():
+        if stat[3]:
+            entry = per_hour.setdefault((minute - minute % 3600, team, COST), [0, 0.0])
+            entry[0] += stat[1]
+            entry[1] += stat[3]
+    if per_minute:
+        conn.execute(_add(upsert(conn, scores), scores, ["minute", "team", "name"], ["count", "total"]),
+                     [{"minute": k[0], "team": k[1], "name": k[2], "count": v[0], "total": v[1]} for k, v in per_minute.items()])
+    if per_hour:
+        conn.execute(_add(upsert(conn, hourly), hourly, ["hour", "team", "name"], ["count", "total"]),
+                     [{"hour": k[0], "team": k[1], "name": k[2], "count": v[0], "total": v[1]} for k, v in per_hour.items()])
+
+
+def _mark_dirty(conn, minutes: set[int]) -> None:
+    if minutes:
+        stmt = upsert(conn, dirty)
+        conn.execute(stmt.on_conflict_do_update(index_elements=["minute"], set_={"version": dirty.c.version + 1}),
+                     [{"minute": m, "version": 1} for m in sorted(minutes)])
+
+
+def refresh_rollup(engine, start_minute: int, now: float, settle: float) -> int:
+    """Recompute the rollup of minutes that changed; returns how many minutes were recomputed."""
+    end_minute = int(now // 60) * 60 + 60
+    with engine.connect() as conn:
+        marks = dict(conn.execute(select(dirty.c.minute, dirty.c.version)).all())
+        gateway = request_counts(conn, start_minute, end_minute)
+        rolled = dict(conn.execute(select(rollup.c.minute, func.sum(rollup.c.requests)).where(
+            rollup.c.minute >= start_minute).group_by(rollup.c.minute)).all())
+    recent = set(range(int((now - settle) // 60) * 60, end_minute, 60))
+    changed = {m for m, n in gateway.items() if rolled.get(m) != n}
+    minutes = sorted(m for m in set(marks) | recent | changed if m >= start_minute)
+    with engine.begin() as conn:
+        for chunk in chunks(minutes):
+            rows = _rollup_rows(conn, chunk)
+            conn.execute(delete(rollup).where(rollup.c.minute.in_(chunk)))
+            if rows:
+                conn.execute(rollup.insert(), rows)
+        for minute, version in marks.items():  # marks added while we worked stay for the next cycle
+            conn.execute(delete(dirty).where(and_(dirty.c.minute == minute, dirty.c.version == version)))
+    return len(minutes)
+
+
+def _flag(bit: int):
+    return func.sum(case((traces.c.flags.op("&")(bit) != 0, 1), else_=0))
+
+
+def _rollup_rows(conn, minutes: list[int]) -> list[dict]:
+    acc: dict[tuple, dict] = {}
+
+    def row(minute: int, team: str | None) -> dict:
+        key = (minute, team or UNATTRIBUTED)
+        return acc.setdefault(key, {"minute": key[0], "team": key[1], **{f: 0 for f in ROLLUP_FIELDS}})
+
+    genai_only = and_(traces.c.minute.in_(minutes), traces.c.flags.op("&")(GENAI) != 0)
+    for r in conn.execute(select(traces.c.minute, traces.c.team, func.count(), _flag(SCORED), _flag(ESCALATED),
+                                 _flag(MEMORY_ENABLED), _flag(MEMORY_USED)).where(genai_only)
+                          .group_by(traces.c.minute, traces.c.team)):
+        target = row(r[0], r[1])
+        for name, value in zip(ROLLUP_FIELDS[:5], r[2:]):
+            target[name] += int(value or 0)
+    gateway = requests_in_minutes(conn, minutes)
+    wanted = sorted({i for r in gateway for i in request_ids(r.call_id, r.trace_id)})
+    found: set[str] = set()
+    for chunk in chunks(wanted):
+        found.update(conn.execute(select(ids.c.id).where(ids.c.id.in_(chunk))).scalars())
+        found.update(conn.execute(select(traces.c.trace_id).where(traces.c.trace_id.in_(chunk))).scalars())
+    for r in gateway:
+        target = row(r.minute, r.team)
+        target["requests"] += 1
+        target["traced"] += int(bool(request_ids(r.call_id, r.trace_id) & found))
+    return list(acc.values())
+
+
+def window_counts(engine, start_minute: int, end: float) -> dict[str, TeamCounts]:
+    per_team: dict[str, TeamCounts] = {}
+    window = and_(rollup.c.minute >= start_minute, rollup.c.minute < end)
+    with engine.connect() as conn:
+        for r in conn.execute(select(rollup.c.team, *(func.sum(rollup.c[f]) for f in ROLLUP_FIELDS))
+                              .where(window).group_by(rollup.c.team)):
+            t, s, e, me, mu, req, tr = (int(v or 0) for v in r[1:])
+            per_team[r.team] = TeamCounts(traces=t, evaluated_pool=t, scored_traces=s, gateway_requests=req,
+                                          traced_requests=tr, escalated=e, memory_enabled=me, memory_used=mu)
+        for r in conn.execute(select(scores.c.team, scores.c.name, func.sum(scores.c.count), func.sum(scores.c.total))
+                              .where(and_(scores.c.minute >= start_minute, scores.c.minute < end))
+                              .group_by(scores.c.team, scores.c.name)):
+            per_team.setdefault(r[0], TeamCounts()).add_score(r[1], float(r[2] or 0), float(r[3] or 0))
+    return per_team
+
+
+def weekly_counts(engine, now: float) -> dict[str, WeeklyCounts]:
+    """Per team: cost and quality score sums of the trailing 7 days and of the 7 days before."""
+    week = 7 * 86400
+    this_week = case((hourly.c.hour >= now - week, 1), else_=0).label("this_week")
+    per_team: dict[str, WeeklyCounts] = {}
+    with engine.connect() as conn:
+        rows = conn.execute(select(hourly.c.team, hourly.c.name, this_week, func.sum(hourly.c.count), func.sum(hourly.c.total))
+                            .where(and_(hourly.c.hour >= now - 2 * week, hourly.c.hour < now))
+                            .group_by(hourly.c.team, hourly.c.name, literal_column("this_week")))
+        for team, name, this, count, total in rows:
+            w = per_team.setdefault(team, WeeklyCounts())
+            if name == COST:
+                if this:
+                    w.this_cost += float(total or 0)
+                else:
+                    w.last_cost += float(total or 0)
+                continue
+            entry = (w.this_scores if this else w.last_scores).setdefault(name, [0.0, 0.0])
+            entry[0] += float(count or 0)
+            entry[1] += float(total or 0)
+    return per_team
+
+
+def prune(engine, minute_horizon: float, hour_horizon: float) -> None:
+    with engine.begin() as conn:
+        for table in (span_stats, traces, ids, scores, rollup, dirty):
+            conn.execute(delete(table).where(table.c.minute < minute_horizon))
+        conn.execute(delete(hourly).where(hourly.c.hour < hour_horizon))

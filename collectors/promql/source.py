@@ -1,0 +1,170 @@
+"""Source `prometheus`: any signal defined as a PromQL expression over the Prometheus HTTP API.
+
+This is how a user feeds a KPI we have no native collector for. Config (sources.prometheus):
+
+    url: http://prometheus:9090
+    timeout: 10s          # per HTTP request, also sent to Prometheus as the query timeout
+    retries: 2            # on connection errors, timeouts and 5xx; never on a rejected query
+    bearer_token_env: PROMETHEUS_TOKEN   # optional
+    signals:
+      system_health_score:
+        query: avg_over_time(my_slo_ok[1h])
+        samples: 60                 # observations behind the value (min_samples is checked against it)
+      quality_score_avg:
+        query: avg(my_eval_score)
+        mode: range                 # evaluate over the cycle's evaluation window
+        step: 5m
+        reduce: mean                # of all points: mean | last | min | max | sum
+        team_label: team            # one value per team from this label (plus `all` if the query gives it)
+        samples: points             # the number of points reduced
+
+A query that Prometheus rejects fails that signal only (reported in the collector's info and kept at
+its last good value until `stale_after`); Prometheus being unreachable fails the source for the cycle.
+"""
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from prometheus_client.core import GaugeMetricFamily
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from collectors.promql.client import PrometheusClient, PrometheusUnavailable, QueryError, Series
+from metrics.engine import Measured
+from monitor.config import parse_duration
+from monitor.sources import CycleWindow, SourceContext, SourceResult
+
+REDUCERS = {
+    "mean": lambda xs: sum(xs) / len(xs), "last": lambda xs: xs[-1], "min": min, "max": max, "sum": sum,
+}
+
+
+class SignalQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    query: str = Field(min_length=1)
+    mode: Literal["instant", "range"] = "instant"
+    range: float | None = None  # range mode: seconds back from now; default the evaluation window
+    step: float = 60.0
+    reduce: Literal["mean", "last", "min", "max", "sum"] = "mean"
+    team_label: str | None = None
+    samples: int | Literal["points"] = 1
+    samples_query: str | None = None  # a query whose value is the sample count (overrides `samples`)
+
+    _durations = field_validator("range", "step", mode="before")(lambda cls, v: None if v is None else parse_duration(v))
+
+
+class PromqlConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str
+    timeout: float = 10.0
+    retries: int = Field(default=2, ge=0, le=10)
+    bearer_token_env: str | None = None
+    stale_after: float = 900.0
+    signals: dict[str, SignalQuery] = Field(min_length=1)
+
+    _durations = field_validator("timeout", "stale_after", mode="before")(lambda cls, v: parse_duration(v))
+
+    @model_validator(mode="after")
+    def _names(self) -> "PromqlConfig":
+        for name in self.signals:
+            if not name.replace("_", "").isalnum() or not name[0].isalpha():
+                raise ValueError(f"signals.{name}: a signal name is letters, digits and underscores")
+        return self
+
+
+class PromqlSource:
+    name = "prometheus"
+    config_model = PromqlConfig
+
+    def __init__(self, config: PromqlConfig, context: SourceContext, client: PrometheusClient | None = None) -> None:
+        self.config, self.context = config, context
+        self.stale_after = config.stale_after
+        headers = {}
+        if config.bearer_token_env and context.environ.get(config.bearer_token_env):
+            headers["Authorization"] = f"Bearer {context.environ[config.bearer_token_env]}"
+        self.client = client or PrometheusClient(config.url, config.timeout, config.retries, headers=headers)
+        self._last_good: dict[str, tuple[float, dict[str, Measured]]] = {}  # signal -> (when, per team)
+        self._ok: dict[str, bool] = {}
+
+    def collect(self, window: CycleWindow) -> SourceResult:
+        errors: dict[str, str] = {}
+        fresh: dict[str, dict[str, Measured]] = {}
+        unavailable: PrometheusUnavailable | None = None
+        for name, spec in self.config.signals.items():
+            try:
+                fresh[name] = self._evaluate(name, spec, window)
+            except QueryError as exc:
+                errors[name] = str(exc)[:300]
+            except PrometheusUnavailable as exc:
+                unavailable = exc
+                break  # the server is down: do not wait out the timeout once per signal
+        if unavailable is not None:
+            raise unavailable
+        for name, per_team in fresh.items():
+            self._last_good[name] = (window.now, per_team)
+        self._ok = {name: name in fresh for name in self.config.signals}
+        result = SourceResult(info={"url": self.config.url, "errors": errors, "signals": sorted(fresh)})
+        for name, (when, per_team) in self._last_good.items():
+            if window.now - when > self.stale_after:
+                continue  # a signal failing for longer than stale_after goes no_data, not stale-valued
+            for team, measured in per_team.items():
+                result.signals.setdefault(team, {})[name] = measured
+        return result
+
+    def _evaluate(self, name: str, spec: SignalQuery, window: CycleWindow) -> dict[str, Measured]:
+        if spec.mode == "instant":
+            _kind, series = self.client.instant(spec.query, at=window.now)
+        else:
+            start = window.now - (spec.range or (window.end - window.start))
+            series = self.client.range(spec.query, start, window.now, spec.step)
+        values = self._by_team(name, spec, series)
+        counts = self._samples(name, spec, window) if spec.samples_query else None
+        out = {}
+        for team, points in values.items():
+            finite = [v for _, v in points if math.isfinite(v)]
+            if not finite:
+                continue  # NaN/Inf (e.g. 0/0 in the query) is no value, not a number to grade
+            samples = len(finite) if spec.samples == "points" else int(spec.samples)
+            if counts is not None:
+                samples = counts.get(team, counts.get("all", 0))
+            out[team] = Measured(REDUCERS[spec.reduce](finite), samples,
+                                 {"source": "prometheus", "query": spec.query, "mode": spec.mode, "points": len(finite)})
+        return out
+
+    @staticmethod
+    def _by_team(name: str, spec: SignalQuery, series: list[Series]) -> dict[str, list[tuple[float, float]]]:
+        if not series:
+            return {}
+        if spec.team_label is None:
+            if len(series) > 1:
+                raise QueryError(f"query returned {len(series)} series; aggregate it (sum, avg) to one, "
+                                 f"or set team_label to read one value per team")
+            return {"all": series[0].points}
+        out: dict[str, list[tuple[float, float]]] = {}
+        for s in series:
+            # A series without the team label is the organisation-wide row (e.g. from `or sum(...)`).
+            out.setdefault(s.labels.get(spec.team_label) or "all", []).extend(s.points)
+        return out
+
+    def _samples(self, name: str, spec: SignalQuery, window: CycleWindow) -> dict[str, int]:
+        _kind, series = self.client.instant(spec.samples_query, at=window.now)
+        counts: dict[str, int] = {}
+        for s in series:
+            team = s.labels.get(spec.team_label) if spec.team_label else None
+            value = s.points[-1][1]
+            counts[team or "all"] = int(value) if math.isfinite(value) else 0
+        return counts
+
+    def routes(self) -> list:
+        return []
+
+    def families(self) -> list:
+        """Per signal: 1 when its last query succeeded (a bad query shows as 0 here, not as a down source)."""
+        ok = GaugeMetricFamily("aiops_promql_signal_ok", "1 when the PromQL signal's last query succeeded.",
+                               labels=["signal"])
+        for name, good in sorted(self._ok.items()):
+            ok.add_metric([name], 1.0 if good else 0.0)
+        return [ok]
+
+    def close(self) -> None:
+        self.client.close()
