@@ -76,9 +76,11 @@ buckets = Table(
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
+    # busy_timeout first: switching a new database to WAL takes a lock that several processes
+    # opening it at once would otherwise fail on ("database is locked") instead of waiting for.
+    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: committed data survives a crash of the process
-    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
 
 
@@ -112,8 +114,13 @@ class Store:
         # the same way. In one process these must not interleave: SQLite would refuse a stale read
         # transaction's write, and two merges of one request would lose an attempt.
         self._write_lock = threading.Lock()
+        self._ingest_conn = None
 
     def close(self) -> None:
+        with self._write_lock:
+            if self._ingest_conn is not None:
+                self._ingest_conn.close()
+                self._ingest_conn = None
         self.engine.dispose()
 
     # ------------------------------------------------------------------ ingest
@@ -152,7 +159,12 @@ class Store:
 
     def _merge(self, fresh: dict[str, Attempt]) -> tuple[int, int]:
         """One transaction: skip known attempts, merge the rest into request rows. (accepted, known)"""
-        with self.engine.begin() as conn:
+        # Ingest keeps one connection (used under the write lock only): checking one out of the
+        # pool for every batch cost as much as the merge itself.
+        if self._ingest_conn is None or self._ingest_conn.closed or self._ingest_conn.invalidated:
+            self._ingest_conn = self.engine.connect()
+        conn = self._ingest_conn
+        with conn.begin():
             known = set()
             for chunk in _chunks(list(fresh)):
                 known.update(conn.execute(select(seen_attempts.c.id).where(seen_attempts.c.id.in_(chunk))).scalars())
