@@ -10,6 +10,8 @@ this run, the targets they are read against, and the raw figures they came from:
   ingest_payloads_per_s  sustained POST /ingest/litellm rate on loopback, batches of 100
   ingest_vs_parse_floor  ingest cost per payload / orjson-parsing the same request bodies
   cycle_cost_30d_vs_1d   CPU time of one collection cycle with 30 days of history / with 1 day
+  otlp_spans_per_s       spans/s the OTLP receiver sustains on loopback (protobuf, batches of 512)
+  langfuse_requests_per_cycle_at_100k_traces_vs_1k   Langfuse API calls per cycle, 100k traces / 1k
 Generated data sets and history stores are cached under bench/out/, keyed by their parameters.
 """
 from __future__ import annotations
@@ -27,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 
 import orjson  # noqa: E402
 
-from bench import cycle, ingest, replay_vs  # noqa: E402
+from bench import cycle, ingest, observability, replay_vs  # noqa: E402
 from bench.generate import DatasetSpec, Templates, ensure_dataset  # noqa: E402
 
 TARGETS = {
@@ -36,6 +38,8 @@ TARGETS = {
     "ingest_payloads_per_s": ">= 5000",
     "ingest_vs_parse_floor": "<= 1.5",
     "cycle_cost_30d_vs_1d": "<= 1.2",
+    "otlp_spans_per_s": ">= 20000",
+    "langfuse_requests_per_cycle_at_100k_traces_vs_1k": "<= 1.5",
 }
 
 
@@ -97,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         replay_result, manifest = bench_replay(plan, templates)
         ingest_result = bench_ingest(plan, templates)
         cycle_result = bench_cycle(plan, templates)
+        log("OTLP receiver and Langfuse collector ...")
+        observability_result = observability.run(args.quick)
     import duckdb
 
     result = {
@@ -106,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
         "ingest_payloads_per_s": ingest_result["ingest_payloads_per_s"],
         "ingest_vs_parse_floor": ingest_result["ingest_vs_parse_floor"],
         "cycle_cost_30d_vs_1d": cycle_result["cycle_cost_30d_vs_1d"],
+        "otlp_spans_per_s": observability_result["otlp_spans_per_s"],
+        "langfuse_requests_per_cycle_at_100k_traces_vs_1k":
+            observability_result["langfuse_requests_per_cycle_at_100k_traces_vs_1k"],
         "targets": TARGETS,
         "mode": "quick" if args.quick else "full",
         "raw": {
@@ -113,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             "replay": replay_result["raw"],
             "ingest": ingest_result["raw"],
             "cycle": cycle_result["raw"],
+            "observability": observability_result,
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "duckdb": duckdb.__version__,
                         "loadavg_at_start": load_at_start, "loadavg_at_end": os.getloadavg()},
             "total_s": time.perf_counter() - started,
