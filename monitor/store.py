@@ -74,6 +74,14 @@ buckets = Table(
 )
 
 
+# Column sums of a bucket range, labelled like the bucket columns so a result row reads as a bucket.
+_SUMS = (
+    *(func.sum(buckets.c[name]).label(name) for name in (*COUNT_FIELDS, "cost_usd", "attributed_cost_usd")),
+    func.min(buckets.c.first_start).label("first_start"),
+    func.max(buckets.c.last_end).label("last_end"),
+)
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     # busy_timeout first: switching a new database to WAL takes a lock that several processes
@@ -279,14 +287,19 @@ class Store:
             ranges.append((MINUTE, last_hour, end_minute))
         else:
             ranges.append((MINUTE, start_minute, end_minute))
-        columns = [c for c in buckets.c if with_latency or c.name != "latency"]
         per_team: dict[str, GatewayAggregate] = {}
         with self.engine.connect() as conn:
             for resolution, low, high in ranges:
                 if low >= high:
                     continue
-                rows = conn.execute(select(*columns).where(and_(
-                    buckets.c.resolution == resolution, buckets.c.bucket_start >= low, buckets.c.bucket_start < high)))
+                in_range = and_(buckets.c.resolution == resolution, buckets.c.bucket_start >= low,
+                                buckets.c.bucket_start < high)
+                if with_latency:
+                    rows = conn.execute(select(buckets).where(in_range))
+                else:
+                    # No sketches needed (the 30-day spend window): let the database add the rows
+                    # up, so a long window costs one row per team, not one object per bucket.
+                    rows = conn.execute(select(buckets.c.team, *_SUMS).where(in_range).group_by(buckets.c.team))
                 for row in rows:
                     aggregate = _aggregate_from_row(row, with_latency)
                     if row.team in per_team:

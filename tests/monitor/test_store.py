@@ -171,3 +171,18 @@ def test_two_writers_on_one_database_retry_instead_of_failing(store_url):
     assert_same(stores[0].window(T0, T0 + 4 * 3600), exact_by_team(items))
     for s in stores:
         s.close()
+
+
+def test_window_without_latency_sums_in_the_database(store):
+    """The spend window adds bucket rows up in SQL: same counts and sums as the full window."""
+    items = spread()
+    ingest(items, store, now=T0 + 4 * 3600)
+    store.rebuild_dirty()
+    for start, end in ((T0, T0 + 4 * 3600), (T0 + 1800, T0 + 2 * 3600 + 600)):
+        full, summed = store.window(start, end), store.window(start, end, with_latency=False)
+        assert set(full) == set(summed)
+        for team in full:
+            for name in ("requests", "failed_requests", "attempts", "provider_attempts", "fallback_requests"):
+                assert getattr(summed[team], name) == getattr(full[team], name)
+            assert summed[team].cost_usd == pytest.approx(full[team].cost_usd, abs=1e-12)
+            assert summed[team].first_start == full[team].first_start
