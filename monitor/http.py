@@ -1,8 +1,6 @@
 """The monitor's HTTP surface: ingest (LiteLLM generic_api / CustomLogger), /metrics, /api/report."""
 from __future__ import annotations
 
-import hmac
-
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
@@ -11,35 +9,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from collectors.http_guard import BodyTooLarge, authorized, read_limited
 from collectors.litellm.ingest import MAX_ERRORS_REPORTED
 from collectors.litellm.payload import decode_document
 from monitor.exporter import MaturityCollector
 from monitor.service import Monitor
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-async def read_limited(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def authorized(request: Request, token: str | None) -> bool:
-    if not token:
-        return True
-    header = request.headers.get("authorization", "")
-    scheme, _, presented = header.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), token.encode())
 
 
 def _error(status: int, message: str) -> JSONResponse:

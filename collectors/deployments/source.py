@@ -30,7 +30,7 @@ from collectors.deployments.pollers import _when, langfuse_client, poll_langfuse
 from collectors.incidents.store import IncidentStore
 from metrics.validation import first_error
 from monitor.config import parse_duration
-from monitor.http import BodyTooLarge, authorized, read_limited
+from collectors.http_guard import BodyTooLarge, authorized, read_limited
 from monitor.sources import CycleWindow, SourceContext, SourceResult
 
 log = logging.getLogger("aiops_maturity")

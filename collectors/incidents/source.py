@@ -36,7 +36,7 @@ from collectors.incidents.book import incident_signals
 from collectors.incidents.store import IncidentStore
 from collectors.incidents.webhook import WebhookError, parse_notification
 from monitor.config import parse_duration
-from monitor.http import BodyTooLarge, authorized, read_limited
+from collectors.http_guard import BodyTooLarge, authorized, read_limited
 from monitor.sources import CycleWindow, SourceContext, SourceResult
 
 log = logging.getLogger("aiops_maturity")

@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from collectors.http_guard import BodyTooLarge, read_limited
 from collectors.otlp.decode import Batch, BodyError, Settings, parse_body, summarise
 
 log = logging.getLogger("aiops_maturity.otlp")
@@ -30,7 +31,7 @@ PROTOBUF, JSON = "application/x-protobuf", "application/json"
 _GRPC_INVALID_ARGUMENT, _GRPC_UNAUTHENTICATED, _GRPC_UNAVAILABLE = 3, 16, 14
 
 
-class TooLarge(Exception):
+class TooLarge(BodyTooLarge):
     pass
 
 
@@ -43,19 +44,6 @@ def _encode(message, content_type: str) -> bytes:
 def _status(code: int, grpc_code: int, message: str, content_type: str, headers: dict | None = None) -> Response:
     body = _encode(status_pb2.Status(code=grpc_code, message=message), content_type)
     return Response(body, status_code=code, media_type=content_type, headers=headers)
-
-
-async def _read(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise TooLarge
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _inflate(body: bytes, limit: int) -> bytes:
@@ -89,7 +77,7 @@ def make_endpoint(settings: Settings, write: Callable[[Batch], None], token: str
             return _status(415, _GRPC_INVALID_ARGUMENT, f"unsupported Content-Type {media or '(none)'!r}; "
                            f"use {PROTOBUF} or {JSON}", reply_as)
         try:
-            body = await _read(request, limit)
+            body = await read_limited(request, limit)
             encoding = request.headers.get("content-encoding", "identity").strip().lower()
             if encoding == "gzip":
                 body = _inflate(body, limit)
@@ -97,7 +85,7 @@ def make_endpoint(settings: Settings, write: Callable[[Batch], None], token: str
                 count("bad_body")
                 return _status(415, _GRPC_INVALID_ARGUMENT, f"unsupported Content-Encoding {encoding!r}", reply_as)
             batch = await run_in_threadpool(lambda: summarise(parse_body(body, media), settings))
-        except TooLarge:
+        except BodyTooLarge:
             count("too_large")
             return _status(413, _GRPC_INVALID_ARGUMENT, f"body larger than {limit} bytes", reply_as)
         except BodyError as exc:

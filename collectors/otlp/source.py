@@ -16,7 +16,6 @@ Config (`sources.otlp` in the monitor's YAML), all optional:
 """
 from __future__ import annotations
 
-import hmac
 import logging
 import threading
 from typing import Any
@@ -24,9 +23,9 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import and_, func, select
-from starlette.requests import Request
 from starlette.routing import Route
 
+from collectors.http_guard import authorized
 from collectors.observability_kpis import KpiMapping, build_signals
 from collectors.otlp import tables
 from collectors.otlp.decode import Settings
@@ -61,13 +60,6 @@ class OtlpConfig(BaseModel):
     _durations = field_validator("settle", "retention", "stale_after", mode="before")(lambda cls, v: _duration(v))
 
 
-def bearer_ok(request: Request, token: str | None) -> bool:
-    if not token:
-        return True
-    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), token.encode())
-
-
 class OtlpSource:
     name = "otlp"
     config_model = OtlpConfig
@@ -85,7 +77,7 @@ class OtlpSource:
         self._write_lock = threading.Lock()
         self._families: list = []
         self._last_prune = 0.0
-        self._endpoint = make_endpoint(self.settings, self.write, token, config.max_body_bytes, bearer_ok, self._count)
+        self._endpoint = make_endpoint(self.settings, self.write, token, config.max_body_bytes, authorized, self._count)
         log.info("OTLP receiver on %s (%s)", config.path, "bearer token required" if token else "no token")
 
     # ------------------------------------------------------------------ receiving
