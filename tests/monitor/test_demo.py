@@ -49,6 +49,9 @@ def test_demo_serves_every_contract_series(tmp_path):
             pytest.fail(f"demo never reported every gateway KPI for all and 3 teams: {sorted(families)}")
         assert CONTRACT_SERIES <= set(families)
         assert len(teams - {"all"}) >= 3
+        cache = {s.labels["team"]: s.value for s in families["aiops_kpi_value"].samples
+                 if s.labels["kpi"] == "cache_hit_rate"}
+        assert cache["all"] > 0, "the demo's cache never hit"
     finally:
         proc.terminate()
         output = proc.communicate(timeout=60)[0]
