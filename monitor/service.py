@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -58,8 +59,6 @@ class Monitor:
                                 ["route", "outcome"], registry=self.registry)
         self.cycle_duration = Histogram("aiops_cycle_duration_seconds", "Wall time of one collection cycle.",
                                         registry=self.registry)
-        import os
-
         context = SourceContext(self.store.engine, clock, dict(os.environ if environ is None else environ),
                                 config.teams.tag_prefix)
         self.sources: list[Source] = sources if sources is not None else build_sources(config.sources, context)
