@@ -5,10 +5,9 @@ from functools import lru_cache
 from importlib import resources
 from typing import Annotated, Literal, Union
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from metrics.validation import first_error
+from metrics.validation import parse_yaml_model
 
 Comparator = Literal["lt", "le", "gt", "ge"]
 MAX_LEVEL = 5
@@ -142,13 +141,7 @@ def _formula_signals(formula: Formula) -> list[str]:
 
 
 def parse_catalog(text: str, origin: str = "catalog") -> Catalog:
-    try:
-        data = yaml.safe_load(text)
-        return Catalog.model_validate(data)
-    except yaml.YAMLError as exc:
-        raise CatalogError(f"{origin}: not valid YAML: {exc}") from None
-    except ValidationError as exc:
-        raise CatalogError(f"{origin}: {first_error(exc)}") from None
+    return parse_yaml_model(Catalog, text, origin, CatalogError)
 
 
 @lru_cache(maxsize=None)

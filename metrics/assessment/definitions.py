@@ -6,11 +6,11 @@ from functools import lru_cache
 from importlib import resources
 from typing import Mapping
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from metrics.assessment.answers import DefinitionError
 from metrics.assessment.questionnaire import load_questionnaire
+from metrics.validation import parse_yaml_model
 
 
 class _Strict(BaseModel):
@@ -114,14 +114,7 @@ def derive_levels(scored: Mapping[str, int], mapping: Mapping[str, list[str]],
 
 
 def parse_definitions(text: str, origin: str = "models.yaml") -> Definitions:
-    try:
-        return Definitions.model_validate(yaml.safe_load(text))
-    except yaml.YAMLError as exc:
-        raise DefinitionError(f"{origin}: not valid YAML: {exc}") from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(root)"
-        raise DefinitionError(f"{origin}: {where}: {first['msg']}") from None
+    return parse_yaml_model(Definitions, text, origin, DefinitionError)
 
 
 @lru_cache(maxsize=None)

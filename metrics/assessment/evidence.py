@@ -15,11 +15,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from metrics.assessment.answers import DefinitionError, EvidenceError
 from metrics.assessment.result import EvidenceItem, ScoredAnswer, apply_cap
+from metrics.validation import parse_yaml_model
 
 DEFAULT_MIN_SAMPLES = 20
 Evidence = dict[str, dict[str, Any]]
@@ -76,13 +76,7 @@ class EvidenceMap(_Strict):
 
 
 def parse_evidence_map(text: str, origin: str = "evidence_map.yaml") -> EvidenceMap:
-    try:
-        return EvidenceMap.model_validate(yaml.safe_load(text))
-    except yaml.YAMLError as exc:
-        raise DefinitionError(f"{origin}: not valid YAML: {exc}") from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise DefinitionError(f"{origin}: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
+    return parse_yaml_model(EvidenceMap, text, origin, DefinitionError)
 
 
 @lru_cache(maxsize=None)

@@ -7,12 +7,12 @@ from functools import lru_cache
 from importlib import resources
 from typing import Mapping
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from metrics.assessment.answers import DefinitionError
 from metrics.assessment.evidence import Evidence, cap
 from metrics.assessment.result import ModelResult, kpi_entries, lopsided
+from metrics.validation import parse_yaml_model
 
 
 class _Strict(BaseModel):
@@ -103,14 +103,7 @@ class Questionnaire(_Strict):
 
 
 def parse_questionnaire(text: str, origin: str = "aiops_questions.yaml") -> Questionnaire:
-    try:
-        return Questionnaire.model_validate(yaml.safe_load(text))
-    except yaml.YAMLError as exc:
-        raise DefinitionError(f"{origin}: not valid YAML: {exc}") from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(root)"
-        raise DefinitionError(f"{origin}: {where}: {first['msg']}") from None
+    return parse_yaml_model(Questionnaire, text, origin, DefinitionError)
 
 
 @lru_cache(maxsize=None)
