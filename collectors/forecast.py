@@ -25,7 +25,7 @@ from sqlalchemy import Column, Float, MetaData, String, Table, and_, select
 
 from metrics.engine import Measured
 from metrics.forecast import DAY, accuracy, daily_frame, day_index, forecast
-from monitor.config import parse_duration
+from monitor.durations import parse_duration
 from monitor.sources import CycleWindow, SourceContext, SourceResult
 from monitor.store import HOUR, buckets
 

@@ -7,7 +7,6 @@ and are held as `SecretStr` so they do not show up in reprs or logs.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -15,29 +14,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from metrics.validation import first_error
+from monitor.durations import parse_duration
 from monitor.digest.config import DigestConfig
 from monitor.history import HistoryConfig
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
-
-
 class ConfigError(ValueError):
     """The configuration is not valid; the message names the field."""
-
-
-def parse_duration(value: Any) -> float:
-    """`90`, `90s`, `15m`, `24h`, `30d`, `1w` -> seconds."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
-    else:
-        match = _DURATION.match(str(value))
-        if not match:
-            raise ValueError(f"not a duration: {value!r} (use e.g. 90s, 15m, 24h, 30d)")
-        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    if seconds <= 0:
-        raise ValueError("must be positive")
-    return seconds
 
 
 class _Section(BaseModel):

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from metrics.engine import Assessment
 from metrics.report import Report
 from metrics.teams import ALL
+from monitor.durations import parse_duration
 from monitor.migrations import write_transaction
 
 log = logging.getLogger("aiops_maturity")
@@ -66,12 +67,6 @@ snapshot_kpis = Table(
 )
 
 
-def _duration(value: Any) -> float:
-    from monitor.config import parse_duration  # lazy: monitor.config imports this module
-
-    return parse_duration(value)
-
-
 class HistoryConfig(BaseModel):
     """`history:` section. Durations accept 90s, 15m, 1h, 35d."""
 
@@ -82,7 +77,7 @@ class HistoryConfig(BaseModel):
     retention: float = 400 * DAY  # older snapshots are deleted
 
     _durations = field_validator("cadence", "daily_after", "retention", mode="before")(
-        lambda cls, v: _duration(v))
+        lambda cls, v: parse_duration(v))
 
     @model_validator(mode="after")
     def _ordered(self) -> "HistoryConfig":

@@ -29,7 +29,7 @@ from collectors.deployments.events import Deployment, DeploymentStore, dora_sign
 from collectors.deployments.pollers import _when, langfuse_client, poll_langfuse, poll_litellm
 from collectors.incidents.store import IncidentStore
 from metrics.validation import first_error
-from monitor.config import parse_duration
+from monitor.durations import parse_duration
 from collectors.http_guard import BodyTooLarge, authorized, read_limited
 from monitor.sources import CycleWindow, SourceContext, SourceResult
 

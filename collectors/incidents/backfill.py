@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from collectors.incidents.store import IncidentStore
 from collectors.incidents.webhook import Occurrence, fingerprint, is_marked
 from collectors.promql.client import PrometheusClient, Series
-from monitor.config import parse_duration
+from monitor.durations import parse_duration
 
 
 class BackfillConfig(BaseModel):

@@ -35,7 +35,7 @@ from collectors.incidents.backfill import BackfillConfig, backfill
 from collectors.incidents.book import incident_signals
 from collectors.incidents.store import IncidentStore
 from collectors.incidents.webhook import WebhookError, parse_notification
-from monitor.config import parse_duration
+from monitor.durations import parse_duration
 from collectors.http_guard import BodyTooLarge, authorized, read_limited
 from monitor.sources import CycleWindow, SourceContext, SourceResult
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -23,15 +23,10 @@ from collectors.langfuse.client import LangfuseClient
 from collectors.langfuse.progress import Pending, Progress
 from collectors.observability_kpis import KpiMapping, build_signals
 from collectors.trace_join import gateway_table_exists
+from monitor.durations import parse_duration
 from monitor.sources import CycleWindow, SourceConfigError, SourceContext, SourceResult
 
 log = logging.getLogger("aiops_maturity.langfuse")
-
-
-def _duration(value: Any) -> float:
-    from monitor.config import parse_duration
-
-    return parse_duration(value)
 
 
 class LangfuseConfig(BaseModel):
@@ -62,7 +57,7 @@ class LangfuseConfig(BaseModel):
     kpis: KpiMapping = Field(default_factory=KpiMapping)
 
     _durations = field_validator("timeout", "cycle_budget", "stale_after", "grace", "max_lag", "slice", "weekly_refresh",
-                                 "retention", "evaluation_delay", mode="before")(lambda cls, v: _duration(v))
+                                 "retention", "evaluation_delay", mode="before")(lambda cls, v: parse_duration(v))
 
 
 def _ts(value: dt.datetime | None) -> float:

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, and_, delete, func, select
 
 from metrics.engine import Measured
-from monitor.config import parse_duration
+from monitor.durations import parse_duration
 from monitor.sources import CycleWindow, SourceContext, SourceResult
 
 UNATTRIBUTED = "unattributed"

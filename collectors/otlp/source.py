@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -30,16 +29,11 @@ from collectors.observability_kpis import KpiMapping, build_signals
 from collectors.otlp import tables
 from collectors.otlp.decode import Settings
 from collectors.otlp.receiver import make_endpoint
+from monitor.durations import parse_duration
 from monitor.sources import CycleWindow, SourceContext, SourceResult
 
 log = logging.getLogger("aiops_maturity.otlp")
 DAY = 86400
-
-
-def _duration(value: Any) -> float:
-    from monitor.config import parse_duration
-
-    return parse_duration(value)
 
 
 class OtlpConfig(BaseModel):
@@ -57,7 +51,7 @@ class OtlpConfig(BaseModel):
     top_series: int = Field(default=50, ge=1, le=1000)
     kpis: KpiMapping = Field(default_factory=KpiMapping)
 
-    _durations = field_validator("settle", "retention", "stale_after", mode="before")(lambda cls, v: _duration(v))
+    _durations = field_validator("settle", "retention", "stale_after", mode="before")(lambda cls, v: parse_duration(v))
 
 
 class OtlpSource:

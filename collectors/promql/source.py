@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from collectors.promql.client import PrometheusClient, PrometheusUnavailable, QueryError, Series
 from metrics.engine import Measured
-from monitor.config import parse_duration
+from monitor.durations import parse_duration
 from monitor.sources import CycleWindow, SourceContext, SourceResult
 
 REDUCERS = {

@@ -12,16 +12,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from monitor.digest.week import zone
+from monitor.durations import parse_duration
 
 DEFAULT_HEADLINE_KPIS = ["api_error_rate", "provider_availability", "latency_p95_seconds", "cache_hit_rate",
                          "cost_attribution_coverage", "monthly_spend_usd"]
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
-
-
-def _duration(value: Any) -> float:
-    from monitor.config import parse_duration  # lazy: monitor.config imports this module
-
-    return parse_duration(value)
 
 
 class _Section(BaseModel):
@@ -82,7 +77,7 @@ class DeliveryConfig(_Section):
     lease: float = 600.0  # a claimed delivery whose process died is taken over after this
 
     _durations = field_validator("backoff", "max_backoff", "retry_interval", "give_up_after", "lease",
-                                 mode="before")(lambda cls, v: _duration(v))
+                                 mode="before")(lambda cls, v: parse_duration(v))
 
 
 class DigestConfig(_Section):
@@ -100,7 +95,7 @@ class DigestConfig(_Section):
     incidents_provider: str | None = None  # "module:function" (engine, start, end) -> list of incident dicts
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
 
-    _grace = field_validator("misfire_grace", mode="before")(lambda cls, v: _duration(v))
+    _grace = field_validator("misfire_grace", mode="before")(lambda cls, v: parse_duration(v))
 
     @field_validator("timezone")
     @classmethod
