@@ -13,7 +13,6 @@ import os
 import random
 import shutil
 import signal
-import sys
 import time
 import uuid
 from dataclasses import dataclass

@@ -96,7 +96,7 @@ def _definitions(catalog: Catalog) -> str:
 
 def kpi_detail(catalog: Catalog) -> db.Dashboard:
     kpi = kit.query_variable("kpi", "KPI", "label_values(aiops_kpi_target, kpi)", False, "api_error_rate")
-    team = kit.query_variable("team", "Team", f'label_values(aiops_kpi_no_data{{kpi="$kpi"}}, team)', True, "all")
+    team = kit.query_variable("team", "Team", 'label_values(aiops_kpi_no_data{kpi="$kpi"}, team)', True, "all")
     board = kit.new_dashboard("aiops-kpi", "AI-Ops maturity: KPI detail",
                               "One KPI (variable `kpi`) against its target(s) over time, per team.", [kpi, team])
     sel = 'kpi="$kpi",' + TEAMS
