@@ -1,4 +1,4 @@
-"""The gateway KPIs of DESIGN.md ("KPI definitions for gateway data") written independently in SQL.
+"""The gateway KPIs of the contract (README, "Gateway KPI definitions") written independently in SQL.
 
 DuckDB reads the same files as `replay` and computes the same numbers: a second implementation of
 the contract, so agreement cross-checks our definitions and disagreement points at one of them.

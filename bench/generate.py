@@ -1,6 +1,6 @@
 """Synthetic LiteLLM traffic shaped like the recorded StandardLoggingPayloads.
 
-The recorded payloads (../shared/samples/litellm/callback_run_payloads.jsonl) are the templates:
+The recorded payloads (tests/fixtures/litellm/callback_run_payloads.jsonl) are the templates:
 every generated payload is a shallow copy of one of them with the fields that matter to the KPIs
 (and the ids that make it unique) replaced, so it keeps the recorded size (~11 KB) and the
 nested, mostly irrelevant bulk (model map, traceback, response) that a parser must wade through.
@@ -26,7 +26,7 @@ from typing import Iterator
 import orjson
 
 REPO = Path(__file__).resolve().parent.parent
-SAMPLES = REPO.parent / "shared" / "samples" / "litellm" / "callback_run_payloads.jsonl"
+SAMPLES = REPO / "tests" / "fixtures" / "litellm" / "callback_run_payloads.jsonl"
 OUT = Path(__file__).resolve().parent / "out"
 HEALTH_CHECK_TAG = "litellm-internal-health-check"
 GENERATOR_VERSION = 6  # bump when the traffic model changes, so cached data sets are rebuilt

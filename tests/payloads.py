@@ -4,9 +4,9 @@ from __future__ import annotations
 import copy
 import json
 from functools import lru_cache
-from pathlib import Path
+from recorded import LITELLM_SAMPLES
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "litellm"
+SAMPLES = LITELLM_SAMPLES
 
 
 @lru_cache(maxsize=None)

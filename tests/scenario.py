@@ -1,7 +1,7 @@
 """A hand-checked gateway scenario: payloads plus the KPI values the contract says they give.
 
 One round has six requests and a health probe; ROUNDS rounds give 30 requests, enough for the
-default minimum sample of 20. Expected values are worked out by hand from DESIGN.md's definitions.
+default minimum sample of 20. Expected values are worked out by hand from the README's gateway KPI definitions.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Helpers for the integration tests: free ports, bounded waits, managed subprocesses, and an
-independent implementation of the contract's gateway definitions (DESIGN.md, "KPI definitions for
-gateway data") to compute expected values without the monitor's own code.
+independent implementation of the contract's gateway definitions (README, "Gateway KPI
+definitions") to compute expected values without the monitor's own code.
 
 The expectation helpers do not use the monitor's code: they must not share its bugs.
 """
@@ -22,8 +22,10 @@ from typing import Any, Callable
 
 import pytest
 
+from recorded import LITELLM_SAMPLES
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = REPO_ROOT.parent / "shared" / "samples" / "litellm"
+SAMPLES = LITELLM_SAMPLES
 VENV_BIN = Path(sys.executable).parent
 HEALTH_CHECK_TAG = "litellm-internal-health-check"
 INGEST_TOKEN = "it-ingest-token-5f1c"
@@ -80,9 +82,9 @@ class ManagedProcess:
     def __init__(self, name: str, cmd: list[str], log_path: Path, env: dict[str, str] | None = None,
                  cwd: Path | None = None) -> None:
         self.name, self.cmd, self.log_path = name, [str(c) for c in cmd], log_path
-        self._log = open(log_path, "ab")
-        self.proc = subprocess.Popen(self.cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     env=env, cwd=cwd, start_new_session=True)
+        with open(log_path, "ab") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(self.cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         env=env, cwd=cwd, start_new_session=True)
 
     @property
     def pid(self) -> int:
@@ -121,7 +123,6 @@ class ManagedProcess:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
-        self._log.close()
 
 
 def start_monitor(data_dir: Path, token: str | None = INGEST_TOKEN, **sections):
@@ -142,8 +143,6 @@ def start_monitor(data_dir: Path, token: str | None = INGEST_TOKEN, **sections):
 # ---------------------------------------------------------------------------- payloads
 def load_sample_payloads() -> list[dict]:
     path = SAMPLES / "callback_run_payloads.jsonl"
-    if not path.is_file():
-        pytest.fail(f"recorded samples not found at {path} (shared/ must sit beside the repo)", pytrace=False)
     items = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     return [item.get("standard_logging_object", item) for item in items]
 

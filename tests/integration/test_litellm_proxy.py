@@ -304,7 +304,7 @@ def test_team_kpis(proxy_run):
         got = {k: ev[k] for k in ("requests", "failed_requests", "cache_hit_requests", "provider_attempts",
                                   "provider_successes")}
         assert got == {k: getattr(want, k) for k in got}, team
-        # every gateway KPI counts its minimum sample in requests (DESIGN.md: "default 20 requests")
+        # every gateway KPI counts its minimum sample in requests (README: the default minimum is 20 requests)
         for kpi_id in ("api_error_rate", "cache_hit_rate", "provider_availability"):
             assert kpis[kpi_id]["samples"] == want.requests, (team, kpi_id)
             assert (kpis[kpi_id]["status"] == "no_data") == (want.requests < 20), (team, kpi_id)

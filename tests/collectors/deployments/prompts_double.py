@@ -1,18 +1,18 @@
 """A Langfuse prompts double (GET /api/public/v2/prompts and /api/public/v2/prompts/{name}) behind an
 httpx transport. Every response is validated against the Langfuse OpenAPI contracts in
-shared/contracts with openapi-core; violations are collected for the test to assert empty. The
+tests/fixtures/langfuse with openapi-core; violations are collected for the test to assert empty. The
 client side is the official SDK (`langfuse.api.LangfuseAPI`)."""
 from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
 from urllib.parse import unquote
 
 import httpx
 
-CONTRACTS = Path(__file__).resolve().parents[4] / "shared" / "contracts"
-SPECS = {"v3": CONTRACTS / "langfuse-openapi-v3.225.4.yml", "v4": CONTRACTS / "langfuse-openapi-v4-main.yml"}
+from recorded import LANGFUSE_SPECS
+
+SPECS = LANGFUSE_SPECS
 _specs: dict = {}
 
 

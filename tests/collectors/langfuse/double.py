@@ -22,12 +22,12 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Callable
 from urllib.parse import parse_qs, urlparse
 
-CONTRACTS = Path(__file__).resolve().parents[4] / "shared" / "contracts"
-SPECS = {"v3": CONTRACTS / "langfuse-openapi-v3.225.4.yml", "v4": CONTRACTS / "langfuse-openapi-v4-main.yml"}
+from recorded import LANGFUSE_SPECS
+
+SPECS = LANGFUSE_SPECS
 _openapi_cache: dict = {}
 
 
