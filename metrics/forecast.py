@@ -63,8 +63,8 @@ def forecast(history: pd.Series, days: pd.DatetimeIndex) -> list[float] | None:
     overall = float(recent.mean())
     if overall <= 0:
         return [0.0 for _ in days]
-    profile = recent.groupby(recent.index.weekday).mean() / overall
-    return [level * float(profile.get(day.weekday(), 1.0)) for day in days]
+    profile = recent.groupby(recent.index.day_of_week).mean() / overall
+    return [level * float(profile.get(day.day_of_week, 1.0)) for day in days]
 
 
 def accuracy(predicted: float, actual: float) -> float | None:

@@ -41,6 +41,7 @@ class Digest:
     trends: list[dict[str, Any]] = field(default_factory=list)
     level_trend: list[tuple[float, float | None]] = field(default_factory=list)
     trend_start: float = 0.0
+    trend_weeks: int = 0
     synthetic_until: float | None = None  # snapshots before this were synthesised (the demo)
     snapshots: int = 0
 
@@ -167,8 +168,11 @@ def build_digest(history: History, week: str, timezone: str = "UTC", model: str 
     digest.alerts = analysis.alerts(week_rows, kpis_before)
     for item in digest.alerts["new"] + digest.alerts["resolved"] + digest.alerts["open"]:
         item.update(kpi_meta(catalog, item["kpi"]))
-    # trends: the organisation's headline KPIs, daily, over `weeks` weeks ending with this one
-    digest.trend_start = end - weeks * WEEK
+    # trends: the organisation's headline KPIs, daily, over the `weeks` weeks that end with this week,
+    # or with now while the week is in progress. Trailing from now (not from the week's end) keeps the
+    # number of days the same whatever the weekday: a week of history always yields 7 points.
+    digest.trend_start = min(now, end) - weeks * WEEK
+    digest.trend_weeks = weeks
     headline = [k for k in (headline_kpis or []) if catalog is None or k in {x.id for x in catalog.kpis}]
     trend_rows = history.kpis_between(digest.trend_start, end, model=model, teams=[ALL], kpis=headline)
     series = analysis.trend_series(trend_rows, headline, tz)

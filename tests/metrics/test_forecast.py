@@ -3,12 +3,12 @@ import math
 
 import pandas as pd
 import pytest
-from sqlalchemy import insert
 
 from collectors.forecast import ForecastConfig, ForecastSource
 from metrics.forecast import DAY, accuracy, daily_frame, day_index, forecast
 from monitor.sources import CycleWindow, SourceContext
-from monitor.store import COUNT_FIELDS, HOUR, Store, buckets
+from monitor.store import HOUR, Store
+from spend_support import add_spend
 
 MONDAY = 1_800_230_400.0  # 2027-01-18 00:00 UTC, a Monday
 assert pd.Timestamp(MONDAY, unit="s", tz="UTC").weekday() == 0
@@ -56,15 +56,6 @@ def test_daily_frame_sums_hours_into_utc_days():
 
 
 # ---------------------------------------------------------------------------- the source
-def add_spend(store, day_start, team, usd):
-    """One hour bucket of spend (the store's own table, as a cycle would have built it)."""
-    row = {name: 0 for name in COUNT_FIELDS}
-    row.update(resolution=HOUR, bucket_start=int(day_start + 10 * HOUR), team=team, cost_usd=usd,
-               attributed_cost_usd=usd, first_start=None, last_end=None, latency=None)
-    with store.engine.begin() as conn:
-        conn.execute(insert(buckets), [row])
-
-
 @pytest.fixture
 def store(tmp_path):
     s = Store(f"sqlite:///{tmp_path / 'h.db'}")

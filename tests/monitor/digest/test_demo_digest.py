@@ -3,7 +3,6 @@ older timestamps, marked synthetic in the data, the charts and the footer."""
 from __future__ import annotations
 
 import json
-import time
 
 from monitor.config import build_config
 from monitor.digest.demo import write_demo_digest
@@ -13,7 +12,7 @@ from scenario import scenario_payloads
 
 
 def test_demo_digest_fills_the_trends_and_says_they_are_synthetic(tmp_path):
-    now = time.time()
+    now = 1_795_601_820.0  # Wednesday 2026-11-25 10:17 UTC; tests/test_pinned_days.py covers the other days
     config = build_config({"evaluation_window": "1h", "store": {"url": f"sqlite:///{tmp_path / 'demo.db'}"}}, environ={})
     monitor = Monitor(config, clock=lambda: now)
     try:
@@ -30,7 +29,7 @@ def test_demo_digest_fills_the_trends_and_says_they_are_synthetic(tmp_path):
     data = json.loads((folder / "digest.json").read_text())
     assert data["has_data"] and data["in_progress"] and data["synthetic_until"] == rows[-2]["taken_at"]
     error_rate = next(t for t in data["trends"] if t["kpi"] == "api_error_rate")
-    assert len(error_rate["points"]) >= 21
+    assert len(error_rate["points"]) == 22  # 21 synthetic days and today
     text = html.read_text()
     assert "is synthetic</strong>: the demo replayed its own traffic with older timestamps" in text
     assert text.count("<img ") == len(list((folder / "charts").glob("*.png"))) >= 4
