@@ -8,6 +8,7 @@ plus the minute buckets at its edges.
 from __future__ import annotations
 
 import math
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -81,12 +82,37 @@ _SUMS = (
 )
 
 
+_BUSY_TIMEOUT_S = 10.0
+
+
+def _switch_to_wal(cursor) -> None:
+    """Put the database in WAL mode, waiting out other connections doing the same.
+
+    On a new database in rollback mode, two connections that switch at once each hold a shared lock
+    and want an exclusive one: SQLite sees the deadlock and answers "database is locked" at once,
+    without calling the busy handler (busy_timeout does not help). Seen when `serve` and a CLI, or
+    the threads of one process, open a fresh file together. The other connection wins and the file
+    is then in WAL mode, so trying again after a short pause succeeds; a database that stays locked
+    for the whole busy timeout still fails."""
+    deadline = time.monotonic() + _BUSY_TIMEOUT_S
+    pause = 0.005
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":  # read: no lock upgrade
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.2)
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
-    # busy_timeout first: switching a new database to WAL takes a lock that several processes
-    # opening it at once would otherwise fail on ("database is locked") instead of waiting for.
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA journal_mode=WAL")
+    # busy_timeout first: later writers wait for each other instead of failing at once.
+    cursor.execute(f"PRAGMA busy_timeout={int(_BUSY_TIMEOUT_S * 1000)}")
+    _switch_to_wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: committed data survives a crash of the process
     cursor.close()
 

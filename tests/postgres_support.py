@@ -69,13 +69,13 @@ class PostgresServer:
         subprocess.run([str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", USER, "--auth=trust",
                         "--encoding=UTF8", "--no-sync"], check=True, capture_output=True, env=env, timeout=120,
                        **self._run_as())
-        log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(
-            [str(self.bindir / "postgres"), "-D", str(self.datadir), "-p", str(self.port), "-c", "listen_addresses=127.0.0.1",
-             "-c", f"unix_socket_directories={self.root}", "-c", "fsync=off", "-c", "full_page_writes=off",
-             "-c", "max_connections=100"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True,
-            **self._run_as())
+        with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
+            self.process = subprocess.Popen(
+                [str(self.bindir / "postgres"), "-D", str(self.datadir), "-p", str(self.port), "-c",
+                 "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.root}", "-c", "fsync=off",
+                 "-c", "full_page_writes=off", "-c", "max_connections=100"],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+                **self._run_as())
         deadline = time.monotonic() + timeout
         import psycopg
 

@@ -1,12 +1,14 @@
 """The history store: incremental buckets must give what a replay of the same payloads gives."""
 import random
+import sqlite3
+import threading
 
 import pytest
 
 from collectors.litellm.ingest import ingest
 from collectors.litellm.payload import parse_attempt
 from metrics.gateway import aggregate_by_team, group_requests
-from monitor.store import Store
+from monitor.store import Store, _switch_to_wal, make_engine
 from payloads import payload
 from scenario import scenario_payloads
 
@@ -186,3 +188,60 @@ def test_window_without_latency_sums_in_the_database(store):
                 assert getattr(summed[team], name) == getattr(full[team], name)
             assert summed[team].cost_usd == pytest.approx(full[team].cost_usd, abs=1e-12)
             assert summed[team].first_start == full[team].first_start
+
+
+class _LockedCursor:
+    """A cursor whose WAL switch meets the opening deadlock `locked` times, then succeeds."""
+
+    def __init__(self, locked: int, error: str = "database is locked") -> None:
+        self.locked, self.error, self.switched = locked, error, False
+
+    def execute(self, sql: str):
+        if sql == "PRAGMA journal_mode":
+            return self
+        if self.locked:
+            self.locked -= 1
+            raise sqlite3.OperationalError(self.error)
+        self.switched = True
+        return self
+
+    def fetchone(self):
+        return ("wal",) if self.switched else ("delete",)
+
+
+def test_wal_switch_waits_out_a_concurrent_opener():
+    # Two connections switching a new database to WAL at once deadlock, and SQLite answers the
+    # loser "database is locked" at once, whatever busy_timeout says: the switch is tried again.
+    cursor = _LockedCursor(locked=3)
+    _switch_to_wal(cursor)
+    assert cursor.switched and cursor.locked == 0
+
+
+def test_wal_switch_does_not_hide_other_errors():
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+        _switch_to_wal(_LockedCursor(locked=1, error="disk I/O error"))
+
+
+def test_concurrent_openers_of_a_new_database_all_succeed(tmp_path):
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    errors: list[Exception] = []
+    barrier = threading.Barrier(4)
+
+    def open_and_write() -> None:
+        engine = make_engine(url)
+        try:
+            barrier.wait(5)
+            with engine.connect() as conn:
+                conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS t (x INTEGER)")
+                conn.commit()
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion below
+            errors.append(exc)
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=open_and_write) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors
