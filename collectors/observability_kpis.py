@@ -32,6 +32,12 @@ class ScoreSpec(BaseModel):
     min: float = 0.0
     max: float = 1.0
 
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_name(cls, value: object) -> object:
+        # A plain name in a list (`quality: [helpfulness, correctness]`) is that score with the default range.
+        return {"name": value} if isinstance(value, str) else value
+
     @model_validator(mode="after")
     def _range(self) -> "ScoreSpec":
         if self.max <= self.min:

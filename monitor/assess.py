@@ -29,7 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--answers", type=Path, help="answers file (YAML): model: aiops|selfhosted|platform")
     parser.add_argument("--model", choices=MODELS, default=None,
                         help="one model (default: every model the answers give, side by side)")
-    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument("--format", choices=("table", "json"), default="table",
+                        help="table for people (default) or json (the stable output contract) for programs")
     parser.add_argument("--evidence", type=Path, default=None,
                         help="report JSON (collect/replay --format json, optional \"signals\") capping claims")
     parser.add_argument("--interactive", action="store_true", help="answer the questions in the terminal")

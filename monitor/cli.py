@@ -22,38 +22,55 @@ def _positive_port(text: str) -> int:
     return port
 
 
+CONFIG_HELP = "YAML config file (README: Configuration); environment variables AIOPS_* override it"
+FORMAT_HELP = "table for people (default) or json (the stable output contract) for programs"
+PATHS_HELP = "LiteLLM payload files or folders: JSON arrays, single objects, JSON lines, each optionally .gz"
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("aiops-maturity")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aiops-maturity", description="Continuous AI-operations maturity monitor.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="run the monitor with a mock LiteLLM Router generating traffic")
-    demo.add_argument("--port", type=_positive_port, default=9464)
+    demo.add_argument("--port", type=_positive_port, default=9464,
+                      help="port for /metrics, ingest and the API on 127.0.0.1 (default 9464; 0 picks a free one)")
     demo.add_argument("--duration", type=float, default=None, help="seconds of traffic (default: until Ctrl-C)")
     demo.add_argument("--rate", type=float, default=15.0, help="requests per second (default 15)")
-    demo.add_argument("--data-dir", type=Path, default=Path("aiops-data/demo"))
+    demo.add_argument("--data-dir", type=Path, default=Path("aiops-data/demo"),
+                      help="folder of the demo's SQLite history (default aiops-data/demo; emptied at start)")
     demo.add_argument("--keep-history", action="store_true", help="keep the previous demo's history")
     demo.add_argument("--digest-out", type=Path, default=None, help="write a digest of the demo's history here at the end")
 
     serve = commands.add_parser("serve", help="run the service")
-    serve.add_argument("--config", required=True, type=Path)
+    serve.add_argument("--config", required=True, type=Path, help=CONFIG_HELP)
 
     collect = commands.add_parser("collect", help="run collection cycles and print the result")
-    collect.add_argument("--config", required=True, type=Path)
+    collect.add_argument("--config", required=True, type=Path, help=CONFIG_HELP)
     collect.add_argument("--once", action="store_true", required=True, help="one cycle, printed")
-    collect.add_argument("--format", choices=("table", "json"), default="table")
+    collect.add_argument("--format", choices=("table", "json"), default="table", help=FORMAT_HELP)
 
     replay = commands.add_parser("replay", help="KPIs and level from recorded LiteLLM payload files")
-    replay.add_argument("paths", nargs="+")
-    replay.add_argument("--format", choices=("table", "json"), default="table")
+    replay.add_argument("paths", nargs="+", help=PATHS_HELP)
+    replay.add_argument("--format", choices=("table", "json"), default="table", help=FORMAT_HELP)
     replay.add_argument("--config", type=Path, default=None, help="optional: team settings")
 
     backfill = commands.add_parser("backfill", help="load recorded LiteLLM payload files into the history store")
-    backfill.add_argument("paths", nargs="+")
-    backfill.add_argument("--config", required=True, type=Path)
+    backfill.add_argument("paths", nargs="+", help=PATHS_HELP)
+    backfill.add_argument("--config", required=True, type=Path, help=CONFIG_HELP)
 
     digest = commands.add_parser("digest", help="write the weekly digest (Markdown, self-contained HTML, JSON)")
-    digest.add_argument("--config", required=True, type=Path)
+    digest.add_argument("--config", required=True, type=Path, help=CONFIG_HELP)
     digest.add_argument("--out", required=True, type=Path, help="folder; the digest goes to OUT/<week>/")
     digest.add_argument("--week", default=None, help="ISO week YYYY-Www (default: the last complete week)")
     digest.add_argument("--send", action="store_true",
@@ -112,34 +129,41 @@ def cmd_collect(args) -> int:
 
 def cmd_replay(args) -> int:
     from metrics.catalog import load_catalog
+    from collectors.litellm.files import SUFFIXES
     from monitor.config import load_config
     from monitor.render import print_report
     from monitor.replay import replay
 
     config = load_config(args.config)
     result = replay(args.paths, load_catalog(config.model), config.teams)
-    if result.files.items == 0:
-        raise UsageError(f"no payloads found in {' '.join(args.paths)}")
-    print_report(result.report, load_catalog(config.model), args.format)
     rejected = result.files.rejected + result.items.rejected
+    errors = result.files.errors + result.items.errors
+    if result.files.items == 0 and not rejected:
+        raise UsageError(f"no payloads found in {' '.join(args.paths)} (looked for {', '.join(SUFFIXES)}, "
+                         "optionally .gz)")
+    usable = result.items.accepted + result.items.duplicates + result.items.health_checks
+    if usable == 0:
+        raise UsageError(f"all {rejected} items rejected, nothing to replay; first: {errors[0]}")
+    print_report(result.report, load_catalog(config.model), args.format)
     if rejected:
-        print(f"warning: {rejected} items rejected, first: {(result.files.errors + result.items.errors)[0]}",
-              file=sys.stderr)
+        print(f"warning: {rejected} items rejected, first: {errors[0]}", file=sys.stderr)
     return 0
 
 
 def cmd_backfill(args) -> int:
     from collectors.litellm.files import ReadStats, iter_payloads
     from monitor.config import load_config
-    from monitor.service import Monitor
+    from monitor.service import Monitor, too_old_hint
 
     monitor = Monitor(load_config(args.config))
     stats, batch, total = ReadStats(), [], {"accepted": 0, "duplicates": 0, "rejected": 0, "too_old": 0}
+    rejected_errors: list[str] = []
     try:
         def flush() -> None:
             outcome = monitor.ingest(batch, route="backfill")
             for key in total:
                 total[key] += getattr(outcome, key)
+            rejected_errors.extend(outcome.errors[:1])
             batch.clear()
 
         for item in iter_payloads(args.paths, stats):
@@ -152,6 +176,13 @@ def cmd_backfill(args) -> int:
     finally:
         monitor.close()
     print(f"\rread {stats.items} payloads from {stats.files} files: " + ", ".join(f"{k} {v}" for k, v in total.items()))
+    if total["accepted"] == 0 and total["duplicates"] == 0:
+        reasons = [too_old_hint(total["too_old"], monitor.config.store.raw_retention)] if total["too_old"] else []
+        if stats.rejected or total["rejected"]:
+            reasons.append(f"{stats.rejected + total['rejected']} rejected, first: {(stats.errors + rejected_errors)[0]}")
+        raise UsageError("nothing loaded: " + ("; ".join(reasons) or f"no payloads in {' '.join(args.paths)}"))
+    if total["too_old"]:
+        print(f"warning: {too_old_hint(total['too_old'], monitor.config.store.raw_retention)}", file=sys.stderr)
     return 0
 
 
@@ -204,11 +235,12 @@ def main(argv: list[str] | None = None) -> int:
     from collectors.litellm.files import PayloadFileError
     from metrics.catalog import CatalogError
     from monitor.config import ConfigError
+    from monitor.server import ServerStartError
     from monitor.sources import SourceConfigError
 
     try:
         return COMMANDS[args.command](args)
-    except (UsageError, ConfigError, CatalogError, PayloadFileError, SourceConfigError) as exc:
+    except (UsageError, ConfigError, CatalogError, PayloadFileError, SourceConfigError, ServerStartError) as exc:
         print(f"aiops-maturity: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from metrics.validation import first_error
+from metrics.validation import first_error, load_yaml_mapping
 from monitor.durations import parse_duration
 from monitor.digest.config import DigestConfig
 from monitor.history import HistoryConfig
@@ -111,12 +111,4 @@ def load_config(path: str | os.PathLike | None, environ: dict[str, str] | None =
     if path is None:
         return build_config({}, environ, origin="defaults")
     file = Path(path)
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{file}: no such file") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{file}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    if data is not None and not isinstance(data, dict):
-        raise ConfigError(f"{file}: the top level must be a mapping")
-    return build_config(data, environ, origin=str(file))
+    return build_config(load_yaml_mapping(file, ConfigError), environ, origin=str(file))

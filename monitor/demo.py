@@ -162,7 +162,7 @@ def run_demo(port: int, duration: float | None, data_dir: Path, rate: float, kee
     console = Console()
     feeds = load_feeds()
     monitor = Monitor(demo_config(port, data_dir, feeds))
-    with RunningMonitor(monitor) as running:
+    with RunningMonitor(monitor, port_setting="--port N") as running:
         console.print(f"[bold]aiops-maturity demo[/]: /metrics on {running.url}/metrics, history in {data_dir}/")
         logger = MaturityLogger(endpoint=f"{running.url}/ingest/litellm", flush_interval=0.5)
         litellm.callbacks = [logger]

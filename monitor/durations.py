@@ -22,3 +22,12 @@ def parse_duration(value: Any) -> float:
     if seconds <= 0:
         raise ValueError("must be positive")
     return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """The shortest config spelling of a duration: 172800 -> `2d`, 5400 -> `90m`, 45.5 -> `45.5s`."""
+    for unit in ("w", "d", "h", "m"):
+        size = _UNIT_SECONDS[unit]
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
-from collectors.litellm.files import ReadStats, iter_payloads
+from collectors.litellm.files import ReadStats, iter_documents
 from collectors.litellm.ingest import IngestOutcome, parse_items
 from metrics.catalog import Catalog
 from metrics.gateway import aggregate_by_team, group_requests
@@ -21,10 +21,12 @@ class ReplayResult:
     items: IngestOutcome
 
 
-def replay(paths: Iterable[str], catalog: Catalog, teams: TeamsConfig | None = None) -> ReplayResult:
+def replay(paths: Iterable[str], catalog: Catalog, teams: TeamsConfig | None = None,
+           clock: Callable[[], float] = time.time) -> ReplayResult:
     teams = teams or TeamsConfig()
     files, items = ReadStats(), IngestOutcome()
-    attempts = parse_items(iter_payloads(paths, files), teams.tag_prefix, items)
+    attempts = [attempt for origin, payloads in iter_documents(paths, files)
+                for attempt in parse_items(payloads, teams.tag_prefix, items, origin)]
     requests = group_requests(attempts)
     items.accepted = sum(r.attempts for r in requests.values())
     items.duplicates = len(attempts) - items.accepted
@@ -38,4 +40,4 @@ def replay(paths: Iterable[str], catalog: Catalog, teams: TeamsConfig | None = N
     notes = {"window": {"start": start, "end": end, "seconds": end - start},
              "input": {"files": files.files, "items": files.items, "rejected": files.rejected + items.rejected,
                        "duplicates": items.duplicates, "health_checks": items.health_checks}}
-    return ReplayResult(build_report(catalog, windows, time.time(), notes), files, items)
+    return ReplayResult(build_report(catalog, windows, clock(), notes), files, items)

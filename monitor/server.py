@@ -1,7 +1,9 @@
 """Run the monitor: uvicorn serving the app in a thread, APScheduler running the cycle."""
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 import threading
 import time
 
@@ -15,18 +17,53 @@ from monitor.service import Monitor
 log = logging.getLogger("aiops_maturity")
 
 
+class ServerStartError(Exception):
+    """The HTTP server cannot listen: one line naming the address, the cause and the setting to change."""
+
+
+def bind(host: str, port: int, port_setting: str) -> socket.socket:
+    """A bound socket for (host, port), or a ServerStartError saying why not and what to change.
+
+    Binding here, before uvicorn starts, turns the usual first-run failures (port taken, a host that
+    is not an address of this machine) into a message instead of a traceback from a server thread."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+    except (socket.gaierror, UnicodeError):
+        raise ServerStartError(f"server.host {host!r} is not an address or a resolvable name; use e.g. 127.0.0.1 "
+                               "or 0.0.0.0 (server.host in the config or AIOPS_HOST)") from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restart through TIME_WAIT
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ServerStartError(f"port {port} on {host} is already in use; choose another with {port_setting}") from None
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise ServerStartError(f"server.host {host!r} is not an address of this machine; use e.g. 127.0.0.1 "
+                                   "or 0.0.0.0 (server.host in the config or AIOPS_HOST)") from None
+        if exc.errno == errno.EACCES:
+            raise ServerStartError(f"port {port} on {host} needs privileges; choose one above 1023 with {port_setting}") from None
+        raise ServerStartError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
+
+
 class RunningMonitor:
     """The HTTP server and the scheduler around a Monitor; a context manager that stops both."""
 
-    def __init__(self, monitor: Monitor, host: str | None = None, port: int | None = None) -> None:
+    def __init__(self, monitor: Monitor, host: str | None = None, port: int | None = None,
+                 port_setting: str = "server.port in the config or AIOPS_PORT") -> None:
         self.monitor = monitor
         server = monitor.config.server
         self.host = host or server.host
-        config = uvicorn.Config(create_app(monitor), host=self.host, port=server.port if port is None else port,
+        self.requested_port = server.port if port is None else port
+        self.port_setting = port_setting  # what the user changes when the port is taken: a flag or a config key
+        config = uvicorn.Config(create_app(monitor), host=self.host, port=self.requested_port,
                                 log_level="warning", access_log=False, lifespan="off")
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # we run in a thread
-        self.thread = threading.Thread(target=self.server.run, name="aiops-http", daemon=True)
+        self.thread: threading.Thread | None = None
         # collection on an interval; the weekly digest in a job store on the history database
         self.scheduler = build_scheduler(monitor.store.engine, monitor.config)
         self.digest = DigestRunner(monitor.store.engine, monitor.config, clock=monitor.clock) \
@@ -41,11 +78,19 @@ class RunningMonitor:
         return f"http://{self.host}:{self.port}"
 
     def start(self, timeout: float = 20.0) -> "RunningMonitor":
+        try:
+            sock = bind(self.host, self.requested_port, self.port_setting)
+        except ServerStartError:
+            self.monitor.close()
+            raise
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, name="aiops-http", daemon=True)
         self.thread.start()
         deadline = time.monotonic() + timeout
         while not self.server.started:
             if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the HTTP server did not start on {self.host} (port in use?)")
+                self.monitor.close()
+                raise ServerStartError(f"the HTTP server did not start on {self.host}:{self.requested_port} "
+                                       f"within {timeout:.0f} s")
             time.sleep(0.02)
         self.monitor.safe_cycle()
         start_scheduler(self.scheduler, self.monitor, self.digest)
@@ -55,7 +100,8 @@ class RunningMonitor:
     def stop(self) -> None:
         stop_scheduler(self.scheduler)
         self.server.should_exit = True
-        self.thread.join(timeout=10)
+        if self.thread is not None:
+            self.thread.join(timeout=10)
         self.monitor.close()
 
     def __enter__(self) -> "RunningMonitor":

@@ -15,6 +15,7 @@ from metrics.catalog import Catalog, load_catalog
 from metrics.engine import Measured
 from metrics.report import Report, build_report
 from monitor.config import Config
+from monitor.durations import format_duration
 from monitor.history import History
 from monitor.sources import CycleWindow, Source, SourceContext, SourceResult, build_sources
 from monitor.store import HOUR, Store
@@ -24,6 +25,12 @@ log = logging.getLogger("aiops_maturity")
 
 SPEND_WINDOW = 30 * 86400
 PUSH_COLLECTOR = "litellm_push"
+
+
+def too_old_hint(count: int, raw_retention: float) -> str:
+    """Why payloads were refused as too old, and the setting that changes it (one line)."""
+    return (f"{count} older than store.raw_retention ({format_duration(raw_retention)}); "
+            "raise it to backfill older data")
 
 
 @dataclass
@@ -87,6 +94,8 @@ class Monitor:
             count = getattr(outcome, name)
             if count:
                 self.ingested.labels(route, name).inc(count)
+        if outcome.too_old:
+            outcome.hint = too_old_hint(outcome.too_old, self.config.store.raw_retention)
         if outcome.accepted:
             status = self.collectors[PUSH_COLLECTOR]
             status.up, status.last_success, status.last_error = True, self.clock(), None

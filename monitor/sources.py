@@ -81,16 +81,20 @@ def available_sources() -> dict[str, Any]:
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
-def build_sources(sections: dict[str, dict], context: SourceContext) -> list[Source]:
+def validate_source_sections(sections: dict[str, dict | None]) -> list[tuple[Any, Any]]:
+    """[(factory, validated config)] per configured source; unknown names and bad sections fail loudly."""
     known = available_sources()
-    sources = []
+    validated = []
     for name, section in sections.items():
         if name not in known:
             raise SourceConfigError(f"sources.{name}: unknown source (known: {', '.join(sorted(known)) or 'none'})")
         factory = known[name].load()
         try:
-            config = factory.config_model.model_validate(section or {})
+            validated.append((factory, factory.config_model.model_validate(section or {})))
         except ValidationError as exc:
             raise SourceConfigError(first_error(exc, prefix=f"sources.{name}")) from None
-        sources.append(factory(config, context))
-    return sources
+    return validated
+
+
+def build_sources(sections: dict[str, dict], context: SourceContext) -> list[Source]:
+    return [factory(config, context) for factory, config in validate_source_sections(sections)]

@@ -64,7 +64,9 @@ def parse_document(data: bytes, where: str, stats: ReadStats) -> list[LoggingPay
     return payloads
 
 
-def iter_payloads(paths: Iterable[str | os.PathLike], stats: ReadStats | None = None) -> Iterator[LoggingPayload]:
+def iter_documents(paths: Iterable[str | os.PathLike], stats: ReadStats | None = None
+                   ) -> Iterator[tuple[str, list[LoggingPayload]]]:
+    """(file name, its payloads) for every payload file under `paths`; unreadable files counted."""
     stats = stats if stats is not None else ReadStats()
     for path in payload_files(paths):
         stats.files += 1
@@ -74,4 +76,9 @@ def iter_payloads(paths: Iterable[str | os.PathLike], stats: ReadStats | None = 
             stats.reject(str(path), f"unreadable ({exc})")
             continue
         stats.items += len(items)
+        yield str(path), items
+
+
+def iter_payloads(paths: Iterable[str | os.PathLike], stats: ReadStats | None = None) -> Iterator[LoggingPayload]:
+    for _, items in iter_documents(paths, stats):
         yield from items

@@ -25,14 +25,18 @@ class IngestOutcome:
     too_old: int = 0
     health_checks: int = 0
     errors: list[str] = field(default_factory=list)
+    hint: str | None = None  # what the sender can do about a rejection that is not the payload's fault
 
     def as_dict(self) -> dict:
-        return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected,
-                "too_old": self.too_old, "health_checks": self.health_checks, "errors": self.errors}
+        out = {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected,
+               "too_old": self.too_old, "health_checks": self.health_checks, "errors": self.errors}
+        return {**out, "hint": self.hint} if self.hint else out
 
 
-def parse_items(items: Iterable[object], tag_prefix: str | None, outcome: IngestOutcome) -> list[Attempt]:
-    """Decoded payloads (or dicts) -> attempts; a bad item is counted and skipped."""
+def parse_items(items: Iterable[object], tag_prefix: str | None, outcome: IngestOutcome,
+                origin: str | None = None) -> list[Attempt]:
+    """Decoded payloads (or dicts) -> attempts; a bad item is counted and skipped, and named by its
+    index in the batch, or by file and position among the file's payloads when `origin` is a file."""
     attempts = []
     for index, item in enumerate(items):
         try:
@@ -40,7 +44,8 @@ def parse_items(items: Iterable[object], tag_prefix: str | None, outcome: Ingest
         except PayloadError as exc:
             outcome.rejected += 1
             if len(outcome.errors) < MAX_ERRORS_REPORTED:
-                outcome.errors.append(f"item {index}: {exc}")
+                where = f"{origin}: payload {index + 1}" if origin else f"item {index}"
+                outcome.errors.append(f"{where}: {exc}")
             continue
         if attempt.health_check:
             outcome.health_checks += 1

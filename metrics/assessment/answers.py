@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from metrics.validation import read_text_file, yaml_problem
+
 
 class AssessmentError(ValueError):
     """Base: a user-facing, one-line problem naming the key at fault (the CLI prints it, exit 2)."""
@@ -84,18 +86,12 @@ def parse_text(text: str, origin: str) -> Any:
     except AnswersError as exc:
         raise AnswersError(f"{origin}: {exc}") from None
     except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        line = f" (line {where.line + 1})" if where is not None else ""
-        raise AnswersError(f"{origin}: not valid YAML{line}: {getattr(exc, 'problem', None) or exc}") from None
+        raise AnswersError(yaml_problem(exc, origin)) from None
 
 
 def load_file(path: str | Path) -> Answers:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise AnswersError(f"--answers: cannot read {path}: {exc.strerror or exc}") from None
-    return validate(parse_text(text, str(path)))
+    return validate(parse_text(read_text_file(path, AnswersError), str(path)))
 
 
 def _value(section: str, key: str, raw: Any, low: int, high: int) -> int:
@@ -128,16 +124,23 @@ def validate(doc: Any) -> Answers:
     section = doc[schema.section]
     if not isinstance(section, dict):
         raise AnswersError(f"{schema.section}: expected a mapping of {', '.join(schema.ids)}")
-    for key in section:
-        if key not in schema.ids:
-            raise AnswersError(f"{schema.section}.{key}: unknown key (expected {schema.ids[0]}..{schema.ids[-1]})"
-                               if model == "aiops" else
-                               f"{schema.section}.{key}: unknown key (expected {', '.join(schema.ids)})")
+    # Every bad answer at once (unknown, missing, out of range): a user fixes the file in one pass.
+    problems = [f"{schema.section}.{key}: unknown key (expected {schema.ids[0]}..{schema.ids[-1]})"
+                if model == "aiops" else f"{schema.section}.{key}: unknown key (expected {', '.join(schema.ids)})"
+                for key in section if key not in schema.ids]
     values = {}
     for key in schema.ids:
         if key not in section:
-            raise AnswersError(f"{schema.section}.{key}: missing (answer {schema.low}-{schema.high})")
-        values[key] = _value(schema.section, key, section[key], schema.low, schema.high)
+            problems.append(f"{schema.section}.{key}: missing (answer {schema.low}-{schema.high})")
+            continue
+        try:
+            values[key] = _value(schema.section, key, section[key], schema.low, schema.high)
+        except AnswersError as exc:
+            problems.append(str(exc))
+    if len(problems) == 1:
+        raise AnswersError(problems[0])
+    if problems:
+        raise AnswersError(f"{len(problems)} bad answers: " + "; ".join(problems))
     return Answers(model, values)
 
 

@@ -25,7 +25,7 @@ SELFHOSTED = "model: selfhosted\nstages: {infrastructure: 2, data: 1, security: 
     ("model: aiops\n", "answers: missing (aiops needs answers:"),
     ("model: aiops\nanswers: [1, 2]\n", "answers: expected a mapping of q1"),
     ("- 1\n", "answers file: expected a mapping"),
-    ("model: aiops\nanswers: {q1: [\n", "not valid YAML (line"),
+    ("model: aiops\nanswers: {q1: [\n", "answers.yaml:3:1: not valid YAML:"),
     (SELFHOSTED.replace("data: 1", "data: 0"), "stages.data: 0 is out of range 1-5"),
     (SELFHOSTED.replace("data: 1, ", ""), "stages.data: missing (answer 1-5)"),
     (SELFHOSTED.replace("data: 1", "date: 1"), "stages.date: unknown key (expected infrastructure, data,"),
@@ -42,7 +42,7 @@ def test_bad_answers_name_the_key(tmp_path, text, message):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(AnswersError, match=r"--answers: cannot read .*nope.yaml"):
+    with pytest.raises(AnswersError, match=r"nope.yaml: no such file"):
         load_answers(tmp_path / "nope.yaml")
 
 
