@@ -10,6 +10,7 @@ from typing import Iterable, Protocol
 
 from collectors.litellm.payload import Attempt, PayloadError, parse_attempt
 
+MAX_CLOCK_SKEW = 3600.0  # seconds a sender's clock may run ahead of ours
 MAX_ERRORS_REPORTED = 10
 
 
@@ -58,6 +59,14 @@ def ingest(items: Iterable[object], sink: AttemptSink, tag_prefix: str | None = 
            now: float | None = None) -> IngestOutcome:
     outcome = IngestOutcome()
     attempts = parse_items(items, tag_prefix, outcome)
+    if now is not None:  # a payload from the future is a clock or units error; it would sit in no window
+        future = [a for a in attempts if a.end > now + MAX_CLOCK_SKEW]
+        if future:
+            attempts = [a for a in attempts if a.end <= now + MAX_CLOCK_SKEW]
+            outcome.rejected += len(future)
+            for attempt in future[:max(MAX_ERRORS_REPORTED - len(outcome.errors), 0)]:
+                outcome.errors.append(f"id {attempt.id[:80]!r}: ends {attempt.end - now:.0f} s in the future "
+                                      f"(more than the {MAX_CLOCK_SKEW:.0f} s clock skew allowed)")
     if attempts:
         outcome.accepted, outcome.duplicates, outcome.too_old = sink.add_attempts(attempts, now)
     return outcome

@@ -8,6 +8,7 @@ health probes are marked, and each failed attempt is classified as the provider'
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import msgspec
@@ -33,6 +34,16 @@ _CLIENT_ERROR_CLASSES = {
 
 class PayloadError(ValueError):
     """A payload that cannot be read as a StandardLoggingPayload; the message names the field."""
+
+
+# Sane ranges, checked per item at the edge so one absurd payload is refused alone instead of
+# poisoning every sum it would join (a cost of 1e308 overflows a bucket's total to inf).
+MIN_TIME = 946_684_800.0          # 2000-01-01: older "times" are units mistakes (ms, ns) or garbage
+MAX_TIME = 4_102_444_800.0        # 2100-01-01; the ingest route also refuses the future (MAX_CLOCK_SKEW)
+MAX_ATTEMPT_SECONDS = 86_400.0    # one call lasting more than a day is not a latency
+MAX_COST_USD = 1_000_000.0        # per attempt
+MAX_ID_CHARS = 512                # id, litellm_call_id, trace_id
+MAX_NAME_CHARS = 256              # team identity, model group
 
 
 # ---------------------------------------------------------------- wire shapes (fields we read)
@@ -142,12 +153,28 @@ def attempt_from(p: LoggingPayload, tag_prefix: str | None = "team:") -> Attempt
         raise PayloadError(f"field 'status' must be 'success' or 'failure', got {p.status!r}")
     if p.startTime is None or p.endTime is None:
         raise PayloadError(f"field '{'startTime' if p.startTime is None else 'endTime'}' is missing")
+    for name, value in (("startTime", p.startTime), ("endTime", p.endTime)):
+        if not MIN_TIME <= value <= MAX_TIME:  # also NaN and inf
+            raise PayloadError(f"field '{name}' is not a unix time in seconds between 2000 and 2100: {value!r}")
     if p.endTime < p.startTime:
         raise PayloadError("field 'endTime' is before 'startTime'")
+    if p.endTime - p.startTime > MAX_ATTEMPT_SECONDS:
+        raise PayloadError(f"the attempt lasts {p.endTime - p.startTime:.0f} s, more than a day")
+    cost = p.response_cost or 0.0
+    if not 0.0 <= cost <= MAX_COST_USD:
+        raise PayloadError(f"field 'response_cost' must be 0-{MAX_COST_USD:.0f} USD, got {cost!r}")
+    for name, value in (("id", p.id), ("litellm_call_id", p.litellm_call_id), ("trace_id", p.trace_id)):
+        if value is not None and len(value) > MAX_ID_CHARS:
+            raise PayloadError(f"field '{name}' is longer than {MAX_ID_CHARS} characters")
     success = p.status == "success"
     cache_hit = p.cache_hit is True
     tags = p.request_tags or ()
     error = p.error_information
+    team = team_of(p.metadata, tags, tag_prefix)
+    if team is not None and len(team) > MAX_NAME_CHARS:
+        raise PayloadError(f"the team identity is longer than {MAX_NAME_CHARS} characters")
+    if p.model_group is not None and len(p.model_group) > MAX_NAME_CHARS:
+        raise PayloadError(f"field 'model_group' is longer than {MAX_NAME_CHARS} characters")
     return Attempt(
         id=p.id,
         key=f"{p.id}@{p.startTime:.6f}",
@@ -157,8 +184,8 @@ def attempt_from(p: LoggingPayload, tag_prefix: str | None = "team:") -> Attempt
         end=p.endTime,
         success=success,
         cache_hit=cache_hit,
-        cost=p.response_cost or 0.0,
-        team=team_of(p.metadata, tags, tag_prefix),
+        cost=cost,
+        team=team,
         health_check=HEALTH_CHECK_TAG in tags,
         provider_attempt=not cache_hit and (success or (_reached_provider(p) and not _is_client_error(error))),
         model_group=p.model_group or "",
@@ -192,12 +219,23 @@ _raw_items = msgspec.json.Decoder(list[msgspec.Raw])
 _raw_whole = msgspec.json.Decoder(msgspec.Raw)  # checks the syntax, builds nothing
 
 
+# What the decoder may raise on hostile input besides its own errors: invalid UTF-8 inside a string,
+# and nesting deeper than the interpreter's recursion limit (msgspec recurses per level, even through
+# fields it skips; about 1,000 levels, where LiteLLM's payloads use under 10).
+_HOSTILE = (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError)
+
+
 def decode_item(raw: bytes | msgspec.Raw) -> LoggingPayload:
     try:
         return _single.decode(raw)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise PayloadError(_validation_message(exc) if isinstance(exc, msgspec.ValidationError)
-                           else f"not JSON ({exc})") from None
+    except msgspec.ValidationError as exc:
+        raise PayloadError(_validation_message(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise PayloadError(f"not JSON ({exc})") from None
+    except UnicodeDecodeError:
+        raise PayloadError("not valid UTF-8") from None
+    except RecursionError:
+        raise PayloadError("nested too deeply (JSON nesting beyond the decoder's limit)") from None
 
 
 def decode_document(data: bytes) -> tuple[list[LoggingPayload], list[tuple[int, str]]]:
@@ -207,14 +245,22 @@ def decode_document(data: bytes) -> tuple[list[LoggingPayload], list[tuple[int, 
     bad item sends the document down the per-item path, so it is rejected alone."""
     try:
         return _batch.decode(data), []
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except _HOSTILE:
         pass
-    try:
-        _raw_whole.decode(data)
-    except msgspec.DecodeError:  # not one JSON value: JSON lines
-        raws = [msgspec.Raw(line) for line in data.splitlines() if line.strip()]
+    lines = [line for line in data.splitlines() if line.strip()]
+    if data.lstrip()[:1] == b"[":
+        try:
+            raws = _raw_items.decode(data)
+        except RecursionError:
+            raws = split_array(data)  # an item too deep even to skip: split without recursing
+        except msgspec.DecodeError:  # JSON lines whose first line is an array, or a broken array
+            raws = lines if len(lines) > 1 else split_array(data)
     else:
-        raws = _raw_items.decode(data) if data.lstrip()[:1] == b"[" else [msgspec.Raw(data)]
+        try:
+            _raw_whole.decode(data)
+            raws = [msgspec.Raw(data)]
+        except (msgspec.DecodeError, RecursionError):  # not one JSON value: JSON lines
+            raws = lines
     payloads, errors = [], []
     for position, raw in enumerate(raws):
         try:
@@ -222,3 +268,31 @@ def decode_document(data: bytes) -> tuple[list[LoggingPayload], list[tuple[int, 
         except PayloadError as exc:
             errors.append((position, str(exc)))
     return payloads, errors
+
+
+# Strings as one token (so brackets inside them are skipped), and the structural characters.
+_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},]')
+
+
+def split_array(data: bytes) -> list[bytes]:
+    """The items of a top-level JSON array as byte slices, found by scanning (no recursion, no
+    decoding), so that one item nested too deeply to decode is rejected alone. Only reached when
+    the decoder refused the array; each slice is then decoded (and judged) on its own."""
+    items, depth, begin = [], 0, None
+    for match in _TOKENS.finditer(data):
+        char = match.group()[:1]
+        if char == b'"':
+            continue
+        if char in b"[{":
+            depth += 1
+            if depth == 1:
+                begin = match.end()
+        elif char in b"]}":
+            depth -= 1
+            if depth == 0 and begin is not None:
+                items.append(data[begin:match.start()])
+                break
+        elif depth == 1 and begin is not None:  # a comma between two items
+            items.append(data[begin:match.start()])
+            begin = match.end()
+    return [item for item in items if item.strip()]

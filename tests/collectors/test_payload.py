@@ -5,7 +5,7 @@ from payloads import payload
 
 
 def test_success_attempt_fields():
-    a = parse_attempt(payload("c1", start=100.0, latency=0.25, cost=0.002, team_alias="search"))
+    a = parse_attempt(payload("c1", start=1_800_000_100.0, latency=0.25, cost=0.002, team_alias="search"))
     assert (a.id, a.call_id, a.success, a.cache_hit, a.team) == ("c1-0", "c1", True, False, "search")
     assert a.end - a.start == pytest.approx(0.25)
     assert a.cost == 0.002 and a.provider_attempt and not a.health_check

@@ -110,8 +110,8 @@ def test_two_failed_attempts_sharing_an_id_are_two_attempts(tmp_path):
     gives two failures with one id. They differ by start time; a re-post of either is a duplicate."""
     import json
     from payloads import payload
-    first = payload("c", status="failure", start=1000.0, latency=0.1, cost=0.0, error_code="429")
-    second = payload("c", status="failure", start=1000.2, latency=0.1, cost=0.0, error_code="500")
+    first = payload("c", status="failure", start=1_800_000_000.0, latency=0.1, cost=0.0, error_code="429")
+    second = payload("c", status="failure", start=1_800_000_000.2, latency=0.1, cost=0.0, error_code="500")
     first["id"] = second["id"] = "c"
     path = tmp_path / "p.json"
     path.write_text(json.dumps([first, second, first]))

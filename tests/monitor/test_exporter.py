@@ -48,7 +48,7 @@ def test_folding_teams_never_changes_the_org_row():
     """More teams than labels: `other` takes the rest, and `all` still counts every request once,
     in every window, however often the same aggregates are folded."""
     from payloads import payload
-    items = [payload(f"c{i}", team_alias=f"team{i % 7}", start=1000.0 + i) for i in range(70)]
+    items = [payload(f"c{i}", team_alias=f"team{i % 7}", start=1_800_000_000.0 + i) for i in range(70)]
     per_team = aggregate_by_team(group_requests(map(parse_attempt, items)).values())
     spans = {"evaluation": (0, 86400, per_team), "30d": (0, 86400, per_team)}
     windows = windows_by_team(spans, [], 2)
