@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from dataclasses import dataclass, field
 
 from google.protobuf import json_format
@@ -26,8 +27,13 @@ EVAL_KEYS = (EVAL_NAME, EVAL_VALUE, EVAL_LABEL)
 MODEL_KEYS = ("gen_ai.request.model", "gen_ai.response.model", "litellm.model_group")
 COST_KEYS = ("gen_ai.cost.total_cost", "gen_ai.usage.cost", "llm.usage.total_cost")  # LiteLLM, OpenLIT, others
 CALL_ID_KEYS = ("litellm.call_id", "gen_ai.litellm.call_id")
+MAX_COST_USD = 1_000_000.0  # per span, as per LiteLLM payload (collectors/litellm/payload.py)
+MAX_SCORE = 1e9             # scores are normalised with configured ranges; beyond this is garbage
 _TRUE_LABELS = {"pass", "passed", "true", "yes", "success", "good", "correct"}
 _FALSE_LABELS = {"fail", "failed", "false", "no", "failure", "bad", "incorrect"}
+# span times outside [2000-01-01, 2100-01-01) are a sender's bug (unset, seconds sent as nanoseconds, ...)
+MIN_TIME_NS, MAX_TIME_NS = 946_684_800 * 10**9, 4_102_444_800 * 10**9
+_NO_SPAN_ID = bytes(8)
 
 
 class BodyError(ValueError):
@@ -54,6 +60,14 @@ class Batch:
     traces: dict[str, list] = field(default_factory=dict)      # trace hex -> [minute, team | None, flags]
     ids: dict[str, int] = field(default_factory=dict)          # normalised call id -> minute
     scores: list[tuple] = field(default_factory=list)          # (minute, trace hex, team | None, name, value)
+    # Idempotency: trace id + span id of every summarised span (each key once: a span repeated in
+    # the body is a duplicate). The store claims these keys in the transaction that writes the batch;
+    # when some were claimed before (an exporter's retry), the batch is summarised again from
+    # `request`, counting only the spans whose key was new (see tables.write_batch).
+    keys: dict[bytes, int] = field(default_factory=dict)   # trace id + span id -> start_time_unix_nano
+    duplicates: int = 0
+    request: ExportTraceServiceRequest | None = field(default=None, repr=False, compare=False)
+    settings: Settings | None = field(default=None, repr=False, compare=False)
 
 
 def parse_body(body: bytes, content_type: str) -> ExportTraceServiceRequest:
@@ -61,8 +75,8 @@ def parse_body(body: bytes, content_type: str) -> ExportTraceServiceRequest:
     if content_type == "application/x-protobuf":
         try:
             request.ParseFromString(body)
-        except (DecodeError, ValueError) as exc:
-            raise BodyError(f"not an OTLP protobuf ExportTraceServiceRequest: {exc}") from None
+        except (DecodeError, ValueError, RecursionError) as exc:  # upb: nesting > 100 is a DecodeError
+            raise BodyError(f"not an OTLP protobuf ExportTraceServiceRequest: {str(exc)[:200]}") from None
         return request
     try:
         data = json.loads(body)
@@ -72,6 +86,8 @@ def parse_body(body: bytes, content_type: str) -> ExportTraceServiceRequest:
         json_format.ParseDict(data, request, ignore_unknown_fields=True)  # the spec: unknown fields are ignored
     except BodyError:
         raise
+    except RecursionError:  # json.loads: nested deeper than the interpreter's recursion limit
+        raise BodyError("OTLP JSON body is nested too deeply") from None
     except (ValueError, TypeError, json_format.ParseError) as exc:
         raise BodyError(f"not an OTLP JSON ExportTraceServiceRequest: {str(exc)[:200]}") from None
     return request
@@ -122,14 +138,15 @@ def _tags(value) -> list[str]:
         try:
             parsed = json.loads(value)
             return [str(v) for v in parsed] if isinstance(parsed, list) else []
-        except ValueError:
+        except (ValueError, RecursionError):  # a tag string of "[[[[..." must not fail the request
             return []
     return [value] if isinstance(value, str) and value else []
 
 
 def _score(value, label) -> float | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        # a score of inf or NaN would poison every mean it joins: read it as no score
+        return float(value) if math.isfinite(value) and abs(value) <= MAX_SCORE else None
     if isinstance(value, bool):
         return 1.0 if value else 0.0
     if isinstance(label, str):
@@ -141,14 +158,23 @@ def _score(value, label) -> float | None:
     return None
 
 
-def summarise(request: ExportTraceServiceRequest, settings: Settings) -> Batch:
+def _reject(batch: Batch, span, reason: str) -> None:
+    batch.rejected += 1
+    if len(batch.errors) < 5:
+        batch.errors.append(f"span '{span.name[:60]}': {reason}")
+
+
+def summarise(request: ExportTraceServiceRequest, settings: Settings, only: set[bytes] | None = None) -> Batch:
+    """`only`: count just the spans with these keys (the ones the store had not seen); the others,
+    and a span repeated within the body, are counted as duplicates."""
     mapping = settings.mapping
     wanted = {*settings.team_attributes, *settings.tag_attributes, *MODEL_KEYS, *COST_KEYS, *CALL_ID_KEYS,
               EVAL_NAME, EVAL_VALUE, EVAL_LABEL}
     escalation_names = {s.name for s in mapping.escalation_scores}
     escalation_tags, used_tags = set(mapping.escalation_tags), set(mapping.memory_used_tags)
     enabled_tags, memory_names = set(mapping.memory_enabled_tags), set(mapping.memory_observation_names)
-    batch = Batch()
+    batch = Batch(request=request, settings=settings)
+    keys = batch.keys
     for resource_spans in request.resource_spans:
         service, resource_team = "unknown", None
         for kv in resource_spans.resource.attributes:
@@ -159,11 +185,22 @@ def summarise(request: ExportTraceServiceRequest, settings: Settings) -> Batch:
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
                 batch.spans += 1
-                if len(span.trace_id) != 16 or not any(span.trace_id):
-                    batch.rejected += 1
-                    if len(batch.errors) < 5:
-                        batch.errors.append(f"span '{span.name[:60]}': trace_id must be 16 non-zero bytes")
+                trace_id = span.trace_id
+                if len(trace_id) != 16 or not any(trace_id):
+                    _reject(batch, span, "trace_id must be 16 non-zero bytes")
                     continue
+                if not MIN_TIME_NS <= span.start_time_unix_nano <= span.end_time_unix_nano < MAX_TIME_NS:
+                    _reject(batch, span, "start/end time must be in years 2000-2099 with end >= start")
+                    continue
+                # A span id that is not 8 non-zero bytes (invalid per the spec) cannot be deduplicated:
+                # such a span is still counted, so a retry of it counts again (no SDK sends these).
+                span_id = span.span_id
+                if len(span_id) == 8 and span_id != _NO_SPAN_ID:
+                    key = trace_id + span_id
+                    if key in keys or (only is not None and key not in only):
+                        batch.duplicates += 1
+                        continue
+                    keys[key] = span.start_time_unix_nano
                 attrs, genai = {}, span.name == "litellm_request"
                 for kv in span.attributes:
                     key = kv.key
@@ -202,8 +239,9 @@ def _add_span(batch: Batch, span, attrs: dict, genai: bool, service: str, resour
     cost = 0.0
     for key in COST_KEYS:
         value = attrs.get(key)
-        if isinstance(value, (int, float)):
-            cost = float(value)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            # the same sane range as the gateway's payloads; anything else is no cost, not a huge one
+            cost = float(value) if math.isfinite(value) and 0.0 <= value <= MAX_COST_USD else 0.0
             break
     key = (minute, team or UNATTRIBUTED, service, model)
     stat = batch.stats.get(key)
@@ -233,7 +271,8 @@ def _add_span(batch: Batch, span, attrs: dict, genai: bool, service: str, resour
     for event in span.events:
         if event.name == EVALUATION_EVENT:
             fields = {kv.key: _value(kv.value) for kv in event.attributes if kv.key in EVAL_KEYS}
-            event_minute = int(event.time_unix_nano / 1e9 // 60) * 60 if event.time_unix_nano else minute
+            event_ns = event.time_unix_nano
+            event_minute = int(event_ns / 1e9 // 60) * 60 if MIN_TIME_NS <= event_ns < MAX_TIME_NS else minute
             evaluations.append((event_minute, fields.get(EVAL_NAME), _score(fields.get(EVAL_VALUE), fields.get(EVAL_LABEL))))
     for score_minute, name, value in evaluations:
         if not isinstance(name, str) or not name:

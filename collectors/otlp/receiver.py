@@ -2,7 +2,9 @@
 
 Responses follow the spec's "OTLP/HTTP Response" rules:
 - 200 with an ExportTraceServiceResponse, encoded like the request; spans that could not be used
-  (e.g. a trace id that is not 16 non-zero bytes) are reported in `partial_success`.
+  (a trace id that is not 16 non-zero bytes, a start/end time outside 2000-2099 or an end before
+  the start) are reported in `partial_success`. Spans already received (same trace and span id: an
+  exporter's retry) are accepted and not counted again.
 - 400 with a google.rpc.Status when the body cannot be decoded (not retryable by clients).
 - 415 for a Content-Type other than application/x-protobuf or application/json.
 - 401 without the configured bearer token, 413 above the body limit (the ingest route's rules).
@@ -57,10 +59,11 @@ def _inflate(body: bytes, limit: int) -> bytes:
     return out
 
 
-def make_endpoint(settings: Settings, write: Callable[[Batch], None], token: str | None, limit: int,
+def make_endpoint(settings: Settings, write: Callable[[Batch], Batch | None], token: str | None, limit: int,
                   authorized: Callable[[Request, str | None], bool], counter=None):
-    """The route's handler. `write` stores a batch (runs in a worker thread); `counter(outcome, n)`
-    counts requests and spans by outcome for the monitor's own metrics."""
+    """The route's handler. `write` stores a batch (runs in a worker thread) and may return the batch
+    it counted (without the spans stored before); `counter(outcome, n)` counts requests and spans by
+    outcome for the monitor's own metrics."""
 
     def count(outcome: str, n: int = 1) -> None:
         if counter is not None:
@@ -92,13 +95,17 @@ def make_endpoint(settings: Settings, write: Callable[[Batch], None], token: str
             count("bad_body")
             return _status(400, _GRPC_INVALID_ARGUMENT, str(exc), reply_as)
         try:
-            await run_in_threadpool(write, batch)
+            stored = await run_in_threadpool(write, batch)
         except Exception as exc:  # noqa: BLE001 - the store failing must not crash the server
             log.warning("OTLP batch could not be stored: %s", type(exc).__name__)
             count("store_error")
             return _status(503, _GRPC_UNAVAILABLE, "the monitor could not store the spans; retry later", reply_as,
                            headers={"Retry-After": "5"})
-        count("accepted_spans", batch.spans - batch.rejected)
+        if stored is not None:
+            batch = stored  # same spans and rejections; `duplicates` now include those stored before
+        count("accepted_spans", batch.spans - batch.rejected - batch.duplicates)
+        if batch.duplicates:
+            count("duplicate_spans", batch.duplicates)
         if batch.rejected:
             count("rejected_spans", batch.rejected)
         response = ExportTraceServiceResponse()

@@ -3,7 +3,8 @@
 Config (`sources.otlp` in the monitor's YAML), all optional:
     path: /v1/traces
     token_env: AIOPS_OTLP_TOKEN      # bearer token for the route; if that variable is unset,
-                                     # AIOPS_INGEST_TOKEN is used; neither set: no token needed
+                                     # AIOPS_INGEST_TOKEN is used; neither set: open, which the
+                                     # server allows on loopback or with server.allow_unauthenticated
     max_body_bytes: 16777216
     team_attributes: [metadata.user_api_key_team_alias, metadata.user_api_key_team_id]
     team_resource_attribute: service.namespace
@@ -24,12 +25,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import and_, func, select
 from starlette.routing import Route
 
-from collectors.http_guard import authorized
+from collectors.http_guard import authorized, route_token
 from collectors.observability_kpis import KpiMapping, build_signals
 from collectors.otlp import tables
 from collectors.otlp.decode import Settings
 from collectors.otlp.receiver import make_endpoint
 from monitor.durations import parse_duration
+from monitor.labels import bounded_labels
 from monitor.sources import CycleWindow, SourceContext, SourceResult
 
 log = logging.getLogger("aiops_maturity.otlp")
@@ -63,7 +65,7 @@ class OtlpSource:
         self.stale_after = config.stale_after
         self.engine = context.engine
         tables.metadata.create_all(self.engine)
-        token = context.environ.get(config.token_env) or context.environ.get("AIOPS_INGEST_TOKEN") or None
+        self.token = token = route_token(context.environ, config.token_env, context.route_token)
         self.settings = Settings(config.kpis, tuple(config.team_attributes), config.team_resource_attribute,
                                  tuple(config.tag_attributes), context.team_tag_prefix)
         self._received: dict[str, int] = {}
@@ -75,11 +77,12 @@ class OtlpSource:
         log.info("OTLP receiver on %s (%s)", config.path, "bearer token required" if token else "no token")
 
     # ------------------------------------------------------------------ receiving
-    def write(self, batch) -> None:
+    def write(self, batch):
         # one writer at a time: concurrent SQLite writers would wait in SQLite's busy handler, which
-        # sleeps in whole milliseconds; a Python lock hands over at once
+        # sleeps in whole milliseconds; a Python lock hands over at once. Spans counted before (an
+        # exporter's retry) are skipped by the store itself, so other processes are covered too.
         with self._write_lock:
-            tables.write_batch(self.engine, batch)
+            return tables.write_batch(self.engine, batch)
 
     def _count(self, outcome: str, n: int) -> None:
         with self._lock:
@@ -125,7 +128,7 @@ class OtlpSource:
                                 .group_by(s.c.service, s.c.team, s.c.model)
                                 .order_by(func.sum(s.c.spans).desc()).limit(self.config.top_series)).all()
         for service, team, model, n, g, e, c, lat in rows:
-            key = [service, team, model or ""]
+            key = bounded_labels([service, team, model or ""])
             spans.add_metric(key, n or 0)
             genai.add_metric(key, g or 0)
             errors.add_metric(key, e or 0)

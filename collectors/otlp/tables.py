@@ -6,6 +6,12 @@
   per-trace rows; they live for `retention` seconds (the evaluation window needs them).
 - `otlp_scores` (per minute) and `otlp_hourly` (per hour, for the week-over-week KPIs; cost is
   kept there under the name `__cost__`): evaluation score count and sum per team and score name.
+- `otlp_seen`: the start time (ns) and key (trace id + span id) of every span counted, kept like the
+  per-trace rows: a span posted again (exporters retry on timeouts and 5xx), also by two concurrent
+  requests, is counted once. Batches claim their keys with INSERT ... ON CONFLICT DO NOTHING
+  RETURNING in the transaction that writes them, and only the claimed spans are counted. The start
+  time leads the primary key (a retry sends the same span, so the same start): new rows land near
+  the end of the b-tree instead of dirtying pages all over it (random ids), and pruning is a range delete.
 - `otlp_rollup`: per minute and team, the trace KPIs' counts and the coverage join's result. A
   cycle recomputes only the minutes touched since the last cycle (marked in `otlp_dirty`), the
   last `settle` seconds, and minutes whose gateway request count changed, so its cost follows
@@ -14,10 +20,10 @@
 from __future__ import annotations
 
 from sqlalchemy import (
-    Column, Float, Integer, MetaData, String, Table, and_, case, delete, func, literal_column, select,
+    BigInteger, Column, Float, Integer, LargeBinary, MetaData, String, Table, and_, case, delete, func, literal_column, select,
 )
 
-from collectors.otlp.decode import ESCALATED, GENAI, MEMORY_ENABLED, MEMORY_USED, SCORED, Batch
+from collectors.otlp.decode import ESCALATED, GENAI, MEMORY_ENABLED, MEMORY_USED, SCORED, Batch, summarise
 from collectors.observability_kpis import UNATTRIBUTED, TeamCounts, WeeklyCounts
 from collectors.trace_join import chunks, request_counts, request_ids, requests_in_minutes, upsert
 
@@ -31,6 +37,8 @@ traces = Table("otlp_traces", metadata, Column("trace_id", String, primary_key=T
                Column("minute", Integer, index=True), Column("team", String), Column("flags", Integer))
 # no index on minute: only the hourly prune reads by minute; every span batch writes here
 ids = Table("otlp_ids", metadata, Column("id", String, primary_key=True), Column("minute", Integer))
+seen = Table("otlp_seen", metadata, Column("start_ns", BigInteger, primary_key=True),
+             Column("span_key", LargeBinary, primary_key=True), sqlite_with_rowid=False)  # 24 bytes: trace + span id
 scores = Table("otlp_scores", metadata, Column("minute", Integer, primary_key=True), Column("team", String, primary_key=True),
                Column("name", String, primary_key=True), Column("count", Integer), Column("total", Float))
 hourly = Table("otlp_hourly", metadata, Column("hour", Integer, primary_key=True), Column("team", String, primary_key=True),
@@ -53,9 +61,38 @@ def _driver(conn, sql: str, params):
     return conn.exec_driver_sql(sql, params)
 
 
-def write_batch(engine, batch: Batch) -> None:
-    """One transaction per request body; counts are added, trace flags OR-ed."""
+def _claim(conn, keys: dict[bytes, int]) -> set[bytes]:
+    """Insert the span keys not stored yet; returns those (the spans this batch may count). One
+    multi-row statement per chunk (executemany cannot return rows). Another transaction inserting
+    the same key first makes ours skip it (PostgreSQL waits for its commit; SQLite has one writer).
+    Keys go in sorted, so concurrent transactions lock them in one order (no deadlock on PostgreSQL).
+    The rows are read from the driver's cursor (same connection, same transaction): SQLAlchemy's
+    result rows cost more per span than the insert itself."""
+    new: set[bytes] = set()
+    cursor = conn.connection.cursor()
+    try:
+        for chunk in chunks(sorted((start, key) for key, start in keys.items())):
+            sql = (f"INSERT INTO otlp_seen (start_ns, span_key) VALUES {','.join(['(?, ?)'] * len(chunk))} "
+                   "ON CONFLICT (start_ns, span_key) DO NOTHING RETURNING span_key")
+            if conn.dialect.paramstyle != "qmark":
+                sql = sql.replace("?", "%s")
+            cursor.execute(sql, tuple(v for row in chunk for v in row))
+            new.update(bytes(k) for (k,) in cursor.fetchall())
+    finally:
+        cursor.close()
+    return new
+
+
+def write_batch(engine, batch: Batch) -> Batch:
+    """One transaction per request body; counts are added, trace flags OR-ed. The batch's span keys
+    are claimed first, in the same transaction: if some were stored before, the batch is summarised
+    again from only the new spans. Returns the batch that was counted (its `duplicates` say how many
+    spans were not)."""
     with engine.begin() as conn:
+        if batch.keys:
+            new = _claim(conn, batch.keys)
+            if len(new) < len(batch.keys):  # a retry (or a concurrent post) of spans already counted
+                batch = summarise(batch.request, batch.settings, only=new)
         known: dict[str, tuple] = {}
         for chunk in chunks(list(batch.traces)):
             rows = _driver(conn, f"SELECT trace_id, minute, team FROM otlp_traces WHERE trace_id IN "
@@ -83,6 +120,7 @@ def write_batch(engine, batch: Batch) -> None:
             touched.update(m - 60 for m in minutes)
         _write_scores(conn, batch, known)
         _mark_dirty(conn, touched)
+    return batch
 
 
 def _write_scores(conn, batch: Batch, known: dict) -> None:
@@ -210,4 +248,5 @@ def prune(engine, minute_horizon: float, hour_horizon: float) -> None:
     with engine.begin() as conn:
         for table in (span_stats, traces, ids, scores, rollup, dirty):
             conn.execute(delete(table).where(table.c.minute < minute_horizon))
+        conn.execute(delete(seen).where(seen.c.start_ns < int(minute_horizon) * 10**9))
         conn.execute(delete(hourly).where(hourly.c.hour < hour_horizon))

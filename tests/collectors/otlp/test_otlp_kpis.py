@@ -17,12 +17,13 @@ PB = {"Authorization": f"Bearer {OTLP_TOKEN}", "Content-Type": "application/x-pr
 
 
 def spans(items: list[dict]) -> bytes:
-    """items: {trace: uuid str, start: s, call_id?, team?, score?: (name, value), cost?}"""
+    """items: {trace: uuid str, start: s, span_id?: int (default: position + 1), call_id?, team?, score?: (name, value),
+    cost?}"""
     req = ExportTraceServiceRequest()
     out = req.resource_spans.add().scope_spans.add()
     for i, item in enumerate(items):
         span = out.spans.add()
-        span.trace_id, span.span_id = uuid.UUID(item["trace"]).bytes, (i + 1).to_bytes(8, "big")
+        span.trace_id, span.span_id = uuid.UUID(item["trace"]).bytes, item.get("span_id", i + 1).to_bytes(8, "big")
         span.name = "litellm_request"
         span.start_time_unix_nano = int(item["start"] * 1e9)
         span.end_time_unix_nano = int((item["start"] + 0.4) * 1e9)
@@ -67,7 +68,9 @@ def test_late_gateway_requests_and_late_evaluations_are_picked_up(tmp_path):
     assert (kpis["trace_coverage"].value, kpis["trace_coverage"].samples) == (0.75, 40)
 
     clock["now"] += 60  # an evaluation of an old trace arrives in a later batch, in a later minute
-    late = spans([{"trace": c, "start": clock["now"] - 1, "score": ("quality", 1.0)} for c in ids[:3]])
+    # (a new span of the trace: its own span id, else the receiver takes it for a retry of the first)
+    late = spans([{"trace": c, "start": clock["now"] - 1, "span_id": 1000 + k, "score": ("quality", 1.0)}
+                  for k, c in enumerate(ids[:3])])
     assert client.post("/v1/traces", content=late, headers=PB).status_code == 200
     kpis = monitor.run_cycle().org.kpis
     assert (kpis["evaluation_coverage"].value, kpis["evaluation_coverage"].samples) == (3 / 30, 30)
@@ -110,7 +113,7 @@ def test_publish_list_and_pruning(tmp_path):
     clock["now"] += 3 * 86400
     monitor.run_cycle()
     with monitor.store.engine.connect() as conn:
-        for table in (tables.traces, tables.ids, tables.rollup, tables.scores, tables.span_stats):
+        for table in (tables.traces, tables.ids, tables.seen, tables.rollup, tables.scores, tables.span_stats):
             assert conn.execute(select(func.count()).select_from(table)).scalar() == 0, table.name
     client.close()
     monitor.close()
