@@ -26,6 +26,7 @@ from sqlalchemy import Column, Float, MetaData, String, Table, and_, select
 from metrics.engine import Measured
 from metrics.forecast import DAY, accuracy, daily_frame, day_index, forecast
 from monitor.durations import parse_duration
+from monitor.labels import bounded_label
 from monitor.sources import CycleWindow, SourceContext, SourceResult
 from monitor.store import HOUR, buckets
 
@@ -192,7 +193,7 @@ class ForecastSource:
         value = GaugeMetricFamily("aiops_cost_forecast_usd", "Forecast spend per team: horizon 1d = tomorrow (UTC), "
                                   "7d = the 7 days from tomorrow.", labels=["team", "horizon"])
         for team, horizon, total in self._latest:
-            value.add_metric([team, horizon], total)
+            value.add_metric([bounded_label(team), horizon], total)
         start = GaugeMetricFamily("aiops_cost_forecast_period_start_timestamp_seconds",
                                   "Start (unix time) of the forecast period, by horizon.", labels=["horizon"])
         for horizon, when in self._period_starts.items():

@@ -8,6 +8,7 @@ from prometheus_client.registry import Collector
 
 from metrics.engine import Assessment
 from metrics.teams import ALL
+from monitor.labels import BoundedGaugeMetricFamily
 from monitor.service import Snapshot
 
 
@@ -22,20 +23,24 @@ class MaturityCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         snapshot = self._snapshot()
-        level = GaugeMetricFamily("aiops_maturity_level", "Maturity level reached (0-5).", labels=["model", "team"])
-        score = GaugeMetricFamily("aiops_maturity_score", "Level plus the share of next-level KPIs met.",
-                                  labels=["model", "team"])
-        value = GaugeMetricFamily("aiops_kpi_value", "KPI value; absent while no_data.", labels=["kpi", "level", "team"])
-        target = GaugeMetricFamily("aiops_kpi_target", "KPI target per level.", labels=["kpi", "level", "comparator"])
-        met = GaugeMetricFamily("aiops_kpi_met", "1 met, 0 unmet; absent while no_data.", labels=["kpi", "level", "team"])
-        no_data = GaugeMetricFamily("aiops_kpi_no_data", "1 while the KPI has too little data.",
-                                    labels=["kpi", "level", "team"])
-        dimension = GaugeMetricFamily("aiops_dimension_level", "Level per dimension of the model.",
-                                      labels=["model", "dimension"])
-        up = GaugeMetricFamily("aiops_collector_up", "1 while the collector's last attempt succeeded.",
-                               labels=["collector"])
-        last_success = GaugeMetricFamily("aiops_collector_last_success_timestamp_seconds",
-                                         "Unix time of the collector's last success.", labels=["collector"])
+        level = BoundedGaugeMetricFamily("aiops_maturity_level", "Maturity level reached (0-5).",
+                                         labels=["model", "team"])
+        score = BoundedGaugeMetricFamily("aiops_maturity_score", "Level plus the share of next-level KPIs met.",
+                                         labels=["model", "team"])
+        value = BoundedGaugeMetricFamily("aiops_kpi_value", "KPI value; absent while no_data.",
+                                         labels=["kpi", "level", "team"])
+        target = BoundedGaugeMetricFamily("aiops_kpi_target", "KPI target per level.",
+                                          labels=["kpi", "level", "comparator"])
+        met = BoundedGaugeMetricFamily("aiops_kpi_met", "1 met, 0 unmet; absent while no_data.",
+                                       labels=["kpi", "level", "team"])
+        no_data = BoundedGaugeMetricFamily("aiops_kpi_no_data", "1 while the KPI has too little data.",
+                                           labels=["kpi", "level", "team"])
+        dimension = BoundedGaugeMetricFamily("aiops_dimension_level", "Level per dimension of the model.",
+                                             labels=["model", "dimension"])
+        up = BoundedGaugeMetricFamily("aiops_collector_up", "1 while the collector's last attempt succeeded.",
+                                      labels=["collector"])
+        last_success = BoundedGaugeMetricFamily("aiops_collector_last_success_timestamp_seconds",
+                                                "Unix time of the collector's last success.", labels=["collector"])
         if snapshot.catalog is not None:
             for kpi in snapshot.catalog.kpis:
                 for t in kpi.targets:
@@ -55,8 +60,8 @@ class MaturityCollector(Collector):
                             met.add_metric(labels, 1.0 if check.status == "met" else 0.0)
             for name, dim_level in report.org.dimensions.items():
                 dimension.add_metric([report.model, name], dim_level)
-        lopsided = GaugeMetricFamily("aiops_model_lopsided", "1 when one area of the model is two or more levels "
-                                     "ahead of another.", labels=["model"])
+        lopsided = BoundedGaugeMetricFamily("aiops_model_lopsided", "1 when one area of the model is two or more "
+                                            "levels ahead of another.", labels=["model"])
         for name, result in snapshot.models.items():
             # The telemetry-based aiops level keeps model="aiops"; the aiops questionnaire is apart.
             model = f"{name}_questionnaire" if name == report_model(snapshot) else name

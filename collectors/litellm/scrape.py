@@ -27,6 +27,7 @@ from sqlalchemy import Column, Float, Integer, MetaData, String, Table, and_, de
 
 from metrics.engine import Measured
 from monitor.durations import parse_duration
+from monitor.labels import bounded_labels
 from monitor.sources import CycleWindow, SourceContext, SourceResult
 
 UNATTRIBUTED = "unattributed"
@@ -260,7 +261,7 @@ class LiteLLMMetricsSource:
         for team, signals in sorted(self._last.items()):
             for name, measured in sorted(signals.items()):
                 if measured.value is not None:
-                    family.add_metric([name.removeprefix(PREFIX), team], float(measured.value))
+                    family.add_metric(bounded_labels([name.removeprefix(PREFIX), team]), float(measured.value))
         return [family]
 
     def close(self) -> None:
