@@ -6,8 +6,16 @@ in constant time and an oversized body is refused before it is read, the same wa
 from __future__ import annotations
 
 import hmac
+import sqlite3
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+# What a write to the history database raises when the database, not the request, is at fault
+# (disk full, read-only, corrupt, a server gone): the route answers 503 + Retry-After, senders retry.
+STORE_ERRORS = (SQLAlchemyError, sqlite3.Error, OSError)
+RETRY_AFTER_SECONDS = 5
 
 
 class BodyTooLarge(Exception):
@@ -27,8 +35,22 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def store_unavailable(what: str) -> JSONResponse:
+    """The answer when the store cannot take a write: nothing was acknowledged, try again later."""
+    return JSONResponse({"error": f"the monitor cannot store {what} now; retry later"}, status_code=503,
+                        headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def route_token(environ: dict[str, str], own_env: str | None, shared: str | None) -> str | None:
+    """The token of one receiving route: its own variable when that is set, else the monitor's one
+    shared token (AIOPS_INGEST_TOKEN). So setting one token closes every route."""
+    own = environ.get(own_env) if own_env else None
+    return own or shared or None
+
+
 def authorized(request: Request, token: str | None) -> bool:
-    """No token configured: open (local use). Otherwise `Authorization: Bearer <token>`."""
+    """No token: open, which the server allows only on loopback or when the config says so
+    (monitor/server.py). Otherwise `Authorization: Bearer <token>`, compared in constant time."""
     if not token:
         return True
     scheme, _, presented = request.headers.get("authorization", "").partition(" ")

@@ -235,12 +235,14 @@ def main(argv: list[str] | None = None) -> int:
     from collectors.litellm.files import PayloadFileError
     from metrics.catalog import CatalogError
     from monitor.config import ConfigError
+    from monitor.database import StoreError
     from monitor.server import ServerStartError
     from monitor.sources import SourceConfigError
 
     try:
         return COMMANDS[args.command](args)
-    except (UsageError, ConfigError, CatalogError, PayloadFileError, SourceConfigError, ServerStartError) as exc:
+    except (UsageError, ConfigError, CatalogError, PayloadFileError, SourceConfigError, ServerStartError,
+            StoreError) as exc:
         print(f"aiops-maturity: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

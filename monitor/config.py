@@ -10,7 +10,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from metrics.validation import first_error, load_yaml_mapping
@@ -30,8 +29,20 @@ class ServerConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=9464, ge=0, le=65535)
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
-    # Filled from AIOPS_INGEST_TOKEN only; when unset, ingest needs no token (local use).
+    # A request head (request line and headers) over either limit is answered 431 before it is
+    # buffered whole (monitor/http_limits.py).
+    max_header_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    max_headers: int = Field(default=100, ge=8, le=10_000)
+    # Filled from AIOPS_INGEST_TOKEN only: the bearer token of every receiving route (ingest, OTLP,
+    # webhooks) that has no token of its own. Unset: open, allowed on a loopback host only, or for
+    # the routes listed in allow_unauthenticated.
     ingest_token: SecretStr | None = None
+    # Filled from AIOPS_READ_TOKEN only: when set, /api/report needs it (team names and spend are
+    # business data). /metrics stays open for Prometheus.
+    read_token: SecretStr | None = None
+    # Receiving routes that may run without a token on a non-loopback host (a warning at every start):
+    # "ingest" (/ingest/litellm) or a source's name ("otlp", "alertmanager", "deployments").
+    allow_unauthenticated: list[str] = Field(default_factory=list)
 
 
 class StoreConfig(_Section):
@@ -53,6 +64,11 @@ class TeamsConfig(_Section):
 
 class SchedulerConfig(_Section):
     interval_seconds: float = Field(default=30, gt=0)
+    # The longest a cycle waits for one source (connect, read and all); past it the source is down
+    # for this cycle and the others go on (monitor/source_guard.py). A source may set its own.
+    source_deadline: float = 10.0
+
+    _deadline = field_validator("source_deadline", mode="before")(lambda cls, v: parse_duration(v))
 
 
 class AssessmentConfig(_Section):
@@ -83,6 +99,7 @@ ENV_OVERRIDES = {
     "AIOPS_PORT": ("server", "port"),
     "AIOPS_HOST": ("server", "host"),
     "AIOPS_INGEST_TOKEN": ("server", "ingest_token"),
+    "AIOPS_READ_TOKEN": ("server", "read_token"),
 }
 
 
@@ -98,8 +115,9 @@ def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
 
 def build_config(data: dict[str, Any] | None, environ: dict[str, str] | None = None, origin: str = "config") -> Config:
     data = dict(data or {})
-    if "ingest_token" in (data.get("server") or {}):
-        raise ConfigError(f"{origin}: server.ingest_token: set it through AIOPS_INGEST_TOKEN, not in the file")
+    for key, variable in (("ingest_token", "AIOPS_INGEST_TOKEN"), ("read_token", "AIOPS_READ_TOKEN")):
+        if key in (data.get("server") or {}):
+            raise ConfigError(f"{origin}: server.{key}: set it through {variable}, not in the file")
     data = _apply_env(data, dict(os.environ if environ is None else environ))
     try:
         return Config.model_validate(data)

@@ -13,6 +13,7 @@ import os
 import random
 import shutil
 import signal
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -153,10 +154,11 @@ def run_demo(port: int, duration: float | None, data_dir: Path, rate: float, kee
     from collectors.litellm.logger import MaturityLogger
     import litellm
 
-    def stop(*_):
-        raise KeyboardInterrupt  # SIGTERM ends the demo like Ctrl-C: final report, clean exit
-
-    signal.signal(signal.SIGTERM, stop)
+    # SIGTERM ends the demo like Ctrl-C (final report, clean exit), but through a flag the traffic
+    # loop reads: an exception raised inside the event loop from a signal handler can land in any
+    # task and print its traceback.
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     if not keep_history and data_dir.exists():
         shutil.rmtree(data_dir)
     console = Console()
@@ -178,6 +180,9 @@ def run_demo(port: int, duration: float | None, data_dir: Path, rate: float, kee
             last = 0.0
             while not traffic.done():
                 await asyncio.sleep(1)
+                if stopping.is_set():
+                    traffic.cancel()
+                    break
                 report = monitor.snapshot.report
                 if report is None:
                     continue
@@ -189,7 +194,7 @@ def run_demo(port: int, duration: float | None, data_dir: Path, rate: float, kee
                     print(f"[{time.monotonic() - started:5.0f}s] level {report.org.level} score {report.org.score:.2f} "
                           f"requests {kpis['api_error_rate'].samples} error rate "
                           f"{(kpis['api_error_rate'].value or 0) * 100:.1f} % teams {len(report.teams)}", flush=True)
-            await traffic
+            await asyncio.gather(traffic, return_exceptions=True)
             for task in side:
                 task.cancel()
             await asyncio.gather(*side, return_exceptions=True)

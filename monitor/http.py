@@ -9,11 +9,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from collectors.http_guard import BodyTooLarge, authorized, read_limited
+from collectors.http_guard import BodyTooLarge, authorized, read_limited, store_unavailable
 from collectors.litellm.ingest import MAX_ERRORS_REPORTED
 from collectors.litellm.payload import decode_document
 from monitor.exporter import MaturityCollector
-from monitor.service import Monitor
+from monitor.service import Monitor, StoreWriteError
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -23,6 +23,8 @@ def _error(status: int, message: str) -> JSONResponse:
 def create_app(monitor: Monitor) -> Starlette:
     token_secret = monitor.config.server.ingest_token
     token = token_secret.get_secret_value() if token_secret else None
+    read_secret = monitor.config.server.read_token
+    read_token = read_secret.get_secret_value() if read_secret else None
     limit = monitor.config.server.max_body_bytes
     monitor.registry.register(MaturityCollector(lambda: monitor.snapshot, monitor.sources))
 
@@ -40,7 +42,10 @@ def create_app(monitor: Monitor) -> Starlette:
             monitor.ingested.labels("http", "bad_body").inc(max(len(errors), 1))
             return _error(400, "body is not a JSON array of payloads, a payload or JSON lines"
                           + (f" (item {errors[0][0]}: {errors[0][1]})" if errors else ""))
-        outcome = await run_in_threadpool(monitor.ingest, items, "http")
+        try:
+            outcome = await run_in_threadpool(monitor.ingest, items, "http")
+        except StoreWriteError:  # nothing acknowledged: the sender retries
+            return store_unavailable("payloads")
         outcome.rejected += len(errors)
         outcome.errors[:0] = [f"item {position}: {why}" for position, why in errors[:MAX_ERRORS_REPORTED]]
         status = 400 if outcome.rejected and not (outcome.accepted or outcome.duplicates or outcome.health_checks) else 200
@@ -49,13 +54,17 @@ def create_app(monitor: Monitor) -> Starlette:
     async def metrics(_request: Request) -> Response:
         return Response(generate_latest(monitor.registry), media_type=CONTENT_TYPE_LATEST)
 
-    async def report(_request: Request) -> Response:
+    async def report(request: Request) -> Response:
+        if read_token and not authorized(request, read_token):
+            return _error(401, "missing or wrong bearer token (AIOPS_READ_TOKEN)")
         snapshot = monitor.snapshot
         if snapshot.report is None:
             return _error(503, "no collection cycle has completed yet")
         return Response(orjson.dumps(snapshot.report.as_dict()), media_type="application/json")
 
     async def healthz(_request: Request) -> Response:
+        if monitor.store_fault is not None:  # not ready: a load balancer sends traffic elsewhere
+            return JSONResponse({"status": "not_ready", "store": monitor.store_fault}, status_code=503)
         return JSONResponse({"status": "ok", "cycle_seconds": monitor.snapshot.cycle_seconds})
 
     source_routes = [route for source in monitor.sources for route in source.routes()]

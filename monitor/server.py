@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import errno
+import ipaddress
 import logging
 import socket
 import threading
@@ -11,6 +12,7 @@ import uvicorn
 
 from monitor.digest.runner import DigestRunner
 from monitor.http import create_app
+from monitor.http_limits import bounded_http_protocol
 from monitor.scheduling import build_scheduler, start_scheduler, stop_scheduler
 from monitor.service import Monitor
 
@@ -49,6 +51,53 @@ def bind(host: str, port: int, port_setting: str) -> socket.socket:
     return sock
 
 
+INGEST_ROUTE = ("ingest", "/ingest/litellm")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def open_routes(monitor: Monitor) -> list[tuple[str, str]]:
+    """(name, path) of every receiving route that enforces no token."""
+    found = [] if monitor.config.server.ingest_token is not None else [INGEST_ROUTE]
+    for source in monitor.sources:
+        paths = [route.path for route in source.routes()]
+        if paths and getattr(source, "token", None) is None:
+            found.append((source.name, ", ".join(paths)))
+    return found
+
+
+def check_routes_closed(monitor: Monitor, host: str) -> None:
+    """Closed by default: beyond loopback, a receiving route without a token refuses to start
+    unless `server.allow_unauthenticated` names it (then a warning at every start)."""
+    from monitor.sources import available_sources
+
+    allowed = set(monitor.config.server.allow_unauthenticated)
+    unknown = allowed - {INGEST_ROUTE[0], *available_sources()}
+    if unknown:
+        raise ServerStartError(f"server.allow_unauthenticated: unknown route name(s) {', '.join(sorted(unknown))} "
+                               f"(use ingest or a source's name: {', '.join(sorted(available_sources()))})")
+    if _is_loopback(host):
+        return
+    refused = []
+    for name, path in open_routes(monitor):
+        if name in allowed:
+            log.warning("%s (%s) accepts posts without a token on %s (server.allow_unauthenticated)", path, name, host)
+        else:
+            refused.append((name, path))
+    if refused:
+        names = ", ".join(name for name, _ in refused)
+        raise ServerStartError(f"{', '.join(path for _, path in refused)} would accept posts without a token on "
+                               f"{host}: set AIOPS_INGEST_TOKEN (one token for every route), or list {names} in "
+                               "server.allow_unauthenticated to accept that")
+
+
 class RunningMonitor:
     """The HTTP server and the scheduler around a Monitor; a context manager that stops both."""
 
@@ -60,7 +109,8 @@ class RunningMonitor:
         self.requested_port = server.port if port is None else port
         self.port_setting = port_setting  # what the user changes when the port is taken: a flag or a config key
         config = uvicorn.Config(create_app(monitor), host=self.host, port=self.requested_port,
-                                log_level="warning", access_log=False, lifespan="off")
+                                log_level="warning", access_log=False, lifespan="off",
+                                http=bounded_http_protocol(server.max_header_bytes, server.max_headers))
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # we run in a thread
         self.thread: threading.Thread | None = None
@@ -81,6 +131,12 @@ class RunningMonitor:
         try:
             sock = bind(self.host, self.requested_port, self.port_setting)
         except ServerStartError:
+            self.monitor.close()
+            raise
+        try:
+            check_routes_closed(self.monitor, self.host)
+        except ServerStartError:
+            sock.close()
             self.monitor.close()
             raise
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, name="aiops-http", daemon=True)

@@ -8,16 +8,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from collectors.litellm.ingest import IngestOutcome, ingest
 from metrics.catalog import Catalog, load_catalog
-from metrics.engine import Measured
 from metrics.report import Report, build_report
 from monitor.config import Config
 from monitor.durations import format_duration
 from monitor.history import History
-from monitor.sources import CycleWindow, Source, SourceContext, SourceResult, build_sources
+from monitor.database import STORE_ERRORS, StoreError, describe, sqlite_path
+from monitor.source_guard import CollectorStatus, GuardedSources
+from monitor.sources import CycleWindow, Source, SourceContext, build_sources
 from monitor.store import HOUR, Store
 from monitor.windows import windows_by_team
 
@@ -27,18 +28,14 @@ SPEND_WINDOW = 30 * 86400
 PUSH_COLLECTOR = "litellm_push"
 
 
+class StoreWriteError(StoreError):
+    """The store refused a write (disk full, read-only, corrupt): answered 503, retried by senders."""
+
+
 def too_old_hint(count: int, raw_retention: float) -> str:
     """Why payloads were refused as too old, and the setting that changes it (one line)."""
     return (f"{count} older than store.raw_retention ({format_duration(raw_retention)}); "
             "raise it to backfill older data")
-
-
-@dataclass
-class CollectorStatus:
-    up: bool = False
-    last_success: float | None = None
-    last_error: str | None = None
-    info: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -49,6 +46,7 @@ class Snapshot:
     catalog: Catalog | None = None
     collectors: dict[str, CollectorStatus] = field(default_factory=dict)
     cycle_seconds: float | None = None
+    taken_at: float | None = None  # clock time of the cycle that built it: its age is exported
     # Self-assessment results by model name (questionnaire claims capped by this cycle's evidence).
     models: dict = field(default_factory=dict)
 
@@ -66,12 +64,20 @@ class Monitor:
                                 ["route", "outcome"], registry=self.registry)
         self.cycle_duration = Histogram("aiops_cycle_duration_seconds", "Wall time of one collection cycle.",
                                         registry=self.registry)
+        self.cycle_failures = Counter("aiops_cycle_failures", "Collection cycles that failed (each retry counts).",
+                                      registry=self.registry)
+        # Age at scrape time by design: a frozen snapshot must show as old, whatever it says.
+        Gauge("aiops_snapshot_age_seconds", "Seconds since the served snapshot was built (-1 before the first).",
+              registry=self.registry).set_function(
+            lambda: -1.0 if self.snapshot.taken_at is None else max(self.clock() - self.snapshot.taken_at, 0.0))
+        self.store_fault: str | None = None  # why the store cannot write, while it cannot (/healthz: not ready)
+        shared_token = config.server.ingest_token.get_secret_value() if config.server.ingest_token else None
         context = SourceContext(self.store.engine, clock, dict(os.environ if environ is None else environ),
-                                config.teams.tag_prefix)
+                                config.teams.tag_prefix, route_token=shared_token)
         self.sources: list[Source] = sources if sources is not None else build_sources(config.sources, context)
-        self._source_results: dict[str, SourceResult] = {}
         self.collectors: dict[str, CollectorStatus] = {PUSH_COLLECTOR: CollectorStatus()}
         self.collectors.update({source.name: CollectorStatus() for source in self.sources})
+        self.guarded = GuardedSources(self.sources, self.collectors, config.scheduler.source_deadline)
         self.answers = None
         if config.assessment.answers is not None:
             from metrics.assessment import AssessmentError, load_answers
@@ -89,7 +95,16 @@ class Monitor:
 
     # ------------------------------------------------------------------ ingest
     def ingest(self, items: Iterable[object], route: str = "http") -> IngestOutcome:
-        outcome = ingest(items, self.store, self.config.teams.tag_prefix, self.clock())
+        """Validate and store a batch. A store that cannot write raises StoreWriteError (nothing of
+        the batch is acknowledged; senders retry) and marks the monitor not ready until a write works."""
+        try:
+            outcome = ingest(items, self.store, self.config.teams.tag_prefix, self.clock())
+        except STORE_ERRORS as exc:
+            self.store_fault = describe(exc, sqlite_path(self.config.store.url), "the history database")
+            self.ingested.labels(route, "store_error").inc()
+            log.warning("ingest could not write: %s", self.store_fault)
+            raise StoreWriteError(self.store_fault) from None
+        self.store_fault = None
         for name in ("accepted", "duplicates", "rejected", "too_old", "health_checks"):
             count = getattr(outcome, name)
             if count:
@@ -115,7 +130,7 @@ class Monitor:
             }
             cycle_window = CycleWindow(now, now - window, now, spend_start)
             windows = windows_by_team(spans, self.config.teams.allow, self.config.teams.top_n,
-                                      self._collect_sources(cycle_window))
+                                      self.guarded.collect(cycle_window))
             report = build_report(self.catalog, windows, now, {"window": {"start": now - window, "end": now,
                                                                            "seconds": window}})
             models = self._assess(report, windows["all"]["evaluation"].signals)
@@ -126,7 +141,7 @@ class Monitor:
             elapsed = time.perf_counter() - started
             self.cycle_duration.observe(elapsed)
             self.snapshot = Snapshot(report, self.catalog, {k: CollectorStatus(**vars(v)) for k, v in self.collectors.items()},
-                                     elapsed, models)
+                                     elapsed, now, models)
             return report
 
     def _assess(self, report: Report, signals: dict) -> dict:
@@ -142,35 +157,28 @@ class Monitor:
             log.exception("self-assessment scoring failed")
             return {}
 
-    def _collect_sources(self, window: CycleWindow) -> dict[str, dict[str, Measured]]:
-        """Every source under its own guard; stale results are dropped, not shown."""
-        merged: dict[str, dict[str, Measured]] = {}
-        for source in self.sources:
-            status = self.collectors[source.name]
+    def safe_cycle(self, attempts: int = 2, pause: float = 1.0) -> bool:
+        """The scheduler's job: a failing cycle is counted and tried again after a pause; if it still
+        fails, the last snapshot stays served and its age (aiops_snapshot_age_seconds) grows, which
+        the StaleMaturitySnapshot alert watches. Returns whether a cycle completed."""
+        for attempt in range(1, attempts + 1):
             try:
-                result = source.collect(window)
-            except Exception as exc:  # noqa: BLE001 - one failing source must not stop the others
-                status.up, status.last_error = False, f"{type(exc).__name__}: {exc}"[:300]
-                log.warning("source %s failed: %s", source.name, status.last_error)
+                self.run_cycle()
+            except Exception as exc:  # noqa: BLE001 - the service must keep running
+                self.cycle_failures.inc()
+                if isinstance(exc, STORE_ERRORS):
+                    self.store_fault = describe(exc, sqlite_path(self.config.store.url), "the history database")
+                log.warning("collection cycle failed (attempt %d of %d): %s", attempt, attempts,
+                            f"{type(exc).__name__}: {exc}"[:300], exc_info=log.isEnabledFor(logging.DEBUG))
+                if attempt < attempts:
+                    time.sleep(pause)
             else:
-                self._source_results[source.name] = result
-                status.up, status.last_success, status.last_error = True, window.now, None
-                status.info = dict(result.info)
-            kept = self._source_results.get(source.name)
-            if kept is None or status.last_success is None or window.now - status.last_success > source.stale_after:
-                continue
-            for team, signals in kept.signals.items():
-                merged.setdefault(team, {}).update(signals)
-        return merged
-
-    def safe_cycle(self) -> None:
-        """The scheduler's job: a failing cycle is logged and the last snapshot stays served."""
-        try:
-            self.run_cycle()
-        except Exception:  # noqa: BLE001 - the service must keep running
-            log.exception("collection cycle failed; keeping the previous snapshot")
+                self.store_fault = None
+                return True
+        return False
 
     def close(self) -> None:
+        self.guarded.close()
         for source in self.sources:
             try:
                 source.close()

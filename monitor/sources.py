@@ -47,6 +47,10 @@ class SourceContext:
     clock: Callable[[], float]
     environ: dict[str, str]
     team_tag_prefix: str | None = "team:"
+    # The monitor's one token for receiving routes (AIOPS_INGEST_TOKEN); a source's route uses it
+    # unless the source's own token variable is set (collectors.http_guard.route_token). A source
+    # with receiving routes exposes the token it enforces as `token` (None: open).
+    route_token: str | None = None
 
 
 @dataclass

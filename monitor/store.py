@@ -8,17 +8,14 @@ plus the minute buckets at its edges.
 from __future__ import annotations
 
 import math
-import sqlite3
 import threading
 import time
-from pathlib import Path
 from typing import Iterable
 
 from sqlalchemy import (
-    Column, Float, Integer, LargeBinary, MetaData, String, Table, and_, bindparam, create_engine, delete,
-    event, func, insert, select, update,
+    Column, Float, Integer, LargeBinary, MetaData, String, Table, and_, bindparam, delete,
+    func, insert, select, update,
 )
-from sqlalchemy.engine import Engine
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -26,7 +23,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from collectors.litellm.payload import Attempt
 from metrics.distribution import SketchDistribution
 from metrics.gateway import COUNT_FIELDS, UNATTRIBUTED, GatewayAggregate, Request
-from monitor.migrations import upgrade as upgrade_schema
+from monitor.database import open_database
 
 MINUTE, HOUR = 60, 3600
 _IN_CHUNK = 500  # bound the size of IN (...) lists
@@ -82,50 +79,6 @@ _SUMS = (
 )
 
 
-_BUSY_TIMEOUT_S = 10.0
-
-
-def _switch_to_wal(cursor) -> None:
-    """Put the database in WAL mode, waiting out other connections doing the same.
-
-    On a new database in rollback mode, two connections that switch at once each hold a shared lock
-    and want an exclusive one: SQLite sees the deadlock and answers "database is locked" at once,
-    without calling the busy handler (busy_timeout does not help). Seen when `serve` and a CLI, or
-    the threads of one process, open a fresh file together. The other connection wins and the file
-    is then in WAL mode, so trying again after a short pause succeeds; a database that stays locked
-    for the whole busy timeout still fails."""
-    deadline = time.monotonic() + _BUSY_TIMEOUT_S
-    pause = 0.005
-    while True:
-        try:
-            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":  # read: no lock upgrade
-                cursor.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(pause)
-            pause = min(pause * 2, 0.2)
-
-
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    # busy_timeout first: later writers wait for each other instead of failing at once.
-    cursor.execute(f"PRAGMA busy_timeout={int(_BUSY_TIMEOUT_S * 1000)}")
-    _switch_to_wal(cursor)
-    cursor.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: committed data survives a crash of the process
-    cursor.close()
-
-
-def make_engine(url: str) -> Engine:
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, future=True)
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
-
-
 def _chunks(items: list, size: int = _IN_CHUNK) -> Iterable[list]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
@@ -138,8 +91,8 @@ def _minute(ts: float) -> int:
 class Store:
     def __init__(self, url: str, raw_retention: float = 2 * 86400, minute_retention: float = 3 * 86400,
                  hour_retention: float = 400 * 86400) -> None:
-        self.engine = make_engine(url)
-        upgrade_schema(self.engine)  # versioned migrations (monitor/migrations): never loses history
+        # checked, diagnosed and migrated (monitor/migrations: versioned steps that never lose history)
+        self.engine = open_database(url)
         self.raw_retention = raw_retention
         self.minute_retention = max(minute_retention, raw_retention + HOUR)
         self.hour_retention = hour_retention

@@ -5,7 +5,7 @@ Config (sources.deployments), all optional:
     langfuse: {host: https://langfuse.example, public_key_env: LANGFUSE_PUBLIC_KEY,
                secret_key_env: LANGFUSE_SECRET_KEY, label: production, poll_interval: 5m}
     path: /webhooks/deployments          # pipelines POST events here (JSON object or array)
-    token_env: AIOPS_DEPLOYMENTS_TOKEN   # when set, a Bearer token is required
+    token_env: AIOPS_DEPLOYMENTS_TOKEN   # the route's own Bearer token; unset: AIOPS_INGEST_TOKEN
     failure_window: 1h                   # an incident opening this soon after a deployment fails it
     incident_team_label: team            # incidents with another team do not fail a team's changes
 Webhook event: {"kind": "prompt"|"model"|..., "name": str, "version": str, "team"?: str,
@@ -30,7 +30,7 @@ from collectors.deployments.pollers import _when, langfuse_client, poll_langfuse
 from collectors.incidents.store import IncidentStore
 from metrics.validation import first_error
 from monitor.durations import parse_duration
-from collectors.http_guard import BodyTooLarge, authorized, read_limited
+from collectors.http_guard import BodyTooLarge, STORE_ERRORS, authorized, read_limited, route_token, store_unavailable
 from monitor.sources import CycleWindow, SourceContext, SourceResult
 
 log = logging.getLogger("aiops_maturity")
@@ -91,7 +91,7 @@ class DeploymentsSource:
         self.stale_after = config.stale_after
         self.store = DeploymentStore(context.engine)
         self.incidents = IncidentStore(context.engine, config.reopen_window)
-        self.token = context.environ.get(config.token_env) or None
+        self.token = route_token(context.environ, config.token_env, context.route_token)
         self.http = None
         if config.litellm is not None:
             key = context.environ.get(config.litellm.master_key_env)
@@ -132,7 +132,10 @@ class DeploymentsSource:
                 return JSONResponse({"error": "deployed_at/created_at: RFC 3339 or unix seconds"}, status_code=422)
             deployments.append(Deployment(item.kind, item.name, item.version, deployed if deployed is not None else now,
                                           created, item.team, "webhook"))
-        added = await run_in_threadpool(self.store.add, deployments)
+        try:
+            added = await run_in_threadpool(self.store.add, deployments)
+        except STORE_ERRORS:
+            return store_unavailable("deployment events")
         return JSONResponse({"received": len(deployments), "added": added})
 
     def routes(self) -> list:

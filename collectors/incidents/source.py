@@ -2,7 +2,7 @@
 
 Config (sources.alertmanager), all optional:
     path: /webhooks/alertmanager
-    token_env: AIOPS_ALERTMANAGER_TOKEN   # when this variable is set, a Bearer token is required
+    token_env: AIOPS_ALERTMANAGER_TOKEN   # the route's own Bearer token; unset: AIOPS_INGEST_TOKEN
     max_body_bytes: 4194304
     auto_resolved_label: auto_resolved    # label or annotation; true/yes/1/auto marks automatic resolution
     team_label: team
@@ -36,7 +36,7 @@ from collectors.incidents.book import incident_signals
 from collectors.incidents.store import IncidentStore
 from collectors.incidents.webhook import WebhookError, parse_notification
 from monitor.durations import parse_duration
-from collectors.http_guard import BodyTooLarge, authorized, read_limited
+from collectors.http_guard import BodyTooLarge, STORE_ERRORS, authorized, read_limited, route_token, store_unavailable
 from monitor.sources import CycleWindow, SourceContext, SourceResult
 
 log = logging.getLogger("aiops_maturity")
@@ -67,7 +67,7 @@ class AlertmanagerSource:
         self.config, self.context = config, context
         self.stale_after = config.stale_after
         self.store = IncidentStore(context.engine, config.reopen_window)
-        self.token = context.environ.get(config.token_env) or None
+        self.token = route_token(context.environ, config.token_env, context.route_token)
         self.outcomes: Counter[str] = Counter()
         self._outcome_lock = threading.Lock()
         self._backfilled = config.backfill is None
@@ -93,7 +93,11 @@ class AlertmanagerSource:
             receiver, occurrences = parse_notification(body, self.config.auto_resolved_label)
         except WebhookError as exc:
             return self._reject(400 if exc.reason == "bad_json" else 422, exc.reason, str(exc))
-        counts = await run_in_threadpool(self.store.record, occurrences, self.context.clock())
+        try:
+            counts = await run_in_threadpool(self.store.record, occurrences, self.context.clock())
+        except STORE_ERRORS:
+            self._count("store_error")
+            return store_unavailable("alerts")
         self._count("accepted")
         return JSONResponse({"receiver": receiver, "alerts": len(occurrences), **counts})
 

@@ -106,7 +106,7 @@ def test_every_kpi_target_has_its_rules():
     assert set(POLICIES) <= {k.id for k in catalog.kpis}, "a policy names a KPI the catalog does not have"
     families = {s.alert for s in specs}
     assert families == {"AiopsKpiBelowTarget", "AiopsKpiNoData", "AiopsMaturityLevelDropped", "AiopsCollectorDown",
-                        "AiopsMonitorAbsent"}
+                        "AiopsMonitorAbsent", "AiopsSnapshotStale"}
 
 
 def test_promtool_checks_the_rules(promtool_bin):

@@ -194,7 +194,7 @@ def test_backfill_from_prometheus_alerts_history(env, tmp_path):
     store skips them as already known."""
     from collectors.incidents.backfill import BackfillConfig, backfill
     from collectors.incidents.store import IncidentStore
-    from monitor.store import make_engine
+    from monitor.database import make_engine
 
     now = time.time() + 2  # past the last evaluation, so every alert above has ended in the query
     config = BackfillConfig(url=env.prometheus, lookback=600, step=1)

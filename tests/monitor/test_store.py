@@ -8,7 +8,8 @@ import pytest
 from collectors.litellm.ingest import ingest
 from collectors.litellm.payload import parse_attempt
 from metrics.gateway import aggregate_by_team, group_requests
-from monitor.store import Store, _switch_to_wal, make_engine
+from monitor.database import _switch_to_wal, make_engine
+from monitor.store import Store
 from payloads import payload
 from scenario import scenario_payloads
 

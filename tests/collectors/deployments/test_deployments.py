@@ -11,7 +11,7 @@ from collectors.deployments.source import DeploymentsConfig, DeploymentsSource
 from collectors.incidents.book import incidents_of
 from collectors.incidents.webhook import Occurrence
 from monitor.sources import CycleWindow, SourceContext
-from monitor.store import make_engine
+from monitor.database import make_engine
 from prompts_double import PromptsDouble
 
 NOW = 1_800_000_000.0

@@ -9,7 +9,7 @@ from alert_payloads import T0, alert, notification
 from collectors.incidents.book import incident_signals, incidents_of
 from collectors.incidents.store import IncidentStore
 from collectors.incidents.webhook import Occurrence, WebhookError, parse_notification
-from monitor.store import make_engine
+from monitor.database import make_engine
 
 
 def occ(fp, start, end=None, group="g", auto=False):

@@ -8,7 +8,7 @@ from alert_payloads import T0, alert, notification
 from collectors.incidents.source import AlertmanagerConfig, AlertmanagerSource
 from collectors.incidents.webhook import WebhookError, parse_notification
 from monitor.sources import CycleWindow, SourceContext
-from monitor.store import make_engine
+from monitor.database import make_engine
 
 TOKEN = "am-token-123"
 

@@ -7,7 +7,7 @@ import pytest
 
 from collectors.litellm.scrape import LiteLLMMetricsSource, ScrapeConfig, histogram_quantile, parse_counters
 from monitor.sources import CycleWindow, SourceContext
-from monitor.store import make_engine
+from monitor.database import make_engine
 
 NOW = 1_800_000_000.0
 

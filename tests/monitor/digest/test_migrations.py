@@ -15,7 +15,8 @@ from monitor import store as store_module
 from monitor.delivery.ledger import Ledger, deliveries
 from monitor.history import History, snapshots
 from monitor.migrations import HEAD, SchemaError, database_version, upgrade
-from monitor.store import Store, make_engine
+from monitor.database import make_engine
+from monitor.store import Store
 from digest_support import W02, fake_report
 
 FIRST_RELEASE_COUNTS = ("requests", "failed_requests", "cache_hit_requests", "attempts", "provider_attempts",

@@ -1,0 +1,89 @@
+"""Every source's `collect` under a deadline, so one hung or trickling source cannot stall a cycle.
+
+A source's client has its own connect and read timeouts, but a server that sends a byte a second
+never trips a read timeout. So each call runs in a worker thread and the cycle waits for it at most
+`deadline` seconds (the source's own `deadline` attribute, else `scheduler.source_deadline`): past
+that the source is marked down (`aiops_collector_up` 0) and the cycle goes on; its last signals are
+kept until their staleness limit (`stale_after`), then dropped, so its KPIs turn `no_data`.
+A call that is still running when the next cycle comes is not started again (one worker per
+source): a hung source costs one thread, never one per cycle. Sources are called one after the
+other, as before, so their writes to the shared database never race.
+"""
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from metrics.engine import Measured
+from monitor.sources import CycleWindow, Source, SourceResult
+
+log = logging.getLogger("aiops_maturity")
+
+
+@dataclass
+class CollectorStatus:
+    up: bool = False
+    last_success: float | None = None
+    last_error: str | None = None
+    info: dict = field(default_factory=dict)
+
+
+class GuardedSources:
+    def __init__(self, sources: list[Source], statuses: dict[str, CollectorStatus], default_deadline: float) -> None:
+        self.sources = sources
+        self.statuses = statuses
+        self.default_deadline = default_deadline
+        self._pools = {s.name: ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"aiops-source-{s.name}")
+                       for s in sources}
+        self._calls: dict[str, Future] = {}
+        self._results: dict[str, SourceResult] = {}
+
+    def deadline(self, source: Source) -> float:
+        return float(getattr(source, "deadline", None) or self.default_deadline)
+
+    def collect(self, window: CycleWindow) -> dict[str, dict[str, Measured]]:
+        """Signals by team from every source that answered in time or is not yet stale."""
+        merged: dict[str, dict[str, Measured]] = {}
+        for source in self.sources:
+            self._call(source, window)
+            kept = self._results.get(source.name)
+            status = self.statuses[source.name]
+            if kept is None or status.last_success is None or window.now - status.last_success > source.stale_after:
+                continue
+            for team, signals in kept.signals.items():
+                merged.setdefault(team, {}).update(signals)
+        return merged
+
+    def _call(self, source: Source, window: CycleWindow) -> None:
+        status = self.statuses[source.name]
+        deadline = self.deadline(source)
+        previous = self._calls.get(source.name)
+        if previous is not None and not previous.done():
+            self._down(source, status, f"still busy with an earlier call (over {deadline:g} s); skipped")
+            return
+        call = self._pools[source.name].submit(source.collect, window)
+        self._calls[source.name] = call
+        # wait() rather than result(timeout): a source may itself raise TimeoutError (its client's),
+        # which must read as that source's error, not as our deadline.
+        if not wait([call], timeout=deadline).done:
+            self._down(source, status, f"no answer within {deadline:g} s")
+            return
+        try:
+            result = call.result()
+        except Exception as exc:  # noqa: BLE001 - one failing source must not stop the others
+            self._down(source, status, f"{type(exc).__name__}: {exc}"[:300])
+        else:
+            self._results[source.name] = result
+            status.up, status.last_success, status.last_error = True, window.now, None
+            status.info = dict(result.info)
+
+    @staticmethod
+    def _down(source: Source, status: CollectorStatus, why: str) -> None:
+        status.up, status.last_error = False, why
+        log.warning("source %s failed: %s", source.name, why)
+
+    def close(self) -> None:
+        # Do not wait for a hung call: its thread ends with its client's own timeout, or with the process.
+        for pool in self._pools.values():
+            pool.shutdown(wait=False, cancel_futures=True)
