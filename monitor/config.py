@@ -37,8 +37,8 @@ class ServerConfig(_Section):
     # webhooks) that has no token of its own. Unset: open, allowed on a loopback host only, or for
     # the routes listed in allow_unauthenticated.
     ingest_token: SecretStr | None = None
-    # Filled from AIOPS_READ_TOKEN only: when set, /api/report needs it (team names and spend are
-    # business data). /metrics stays open for Prometheus.
+    # Filled from AIOPS_READ_TOKEN only: when set, /api/report and /metrics need it (team names and
+    # spend are business data; Prometheus sends it with `authorization:` in its scrape config).
     read_token: SecretStr | None = None
     # Receiving routes that may run without a token on a non-loopback host (a warning at every start):
     # "ingest" (/ingest/litellm) or a source's name ("otlp", "alertmanager", "deployments").

@@ -51,7 +51,9 @@ def create_app(monitor: Monitor) -> Starlette:
         status = 400 if outcome.rejected and not (outcome.accepted or outcome.duplicates or outcome.health_checks) else 200
         return Response(orjson.dumps(outcome.as_dict()), status_code=status, media_type="application/json")
 
-    async def metrics(_request: Request) -> Response:
+    async def metrics(request: Request) -> Response:
+        if read_token and not authorized(request, read_token):  # the same team names and spend as the report
+            return _error(401, "missing or wrong bearer token (AIOPS_READ_TOKEN)")
         return Response(generate_latest(monitor.registry), media_type=CONTENT_TYPE_LATEST)
 
     async def report(request: Request) -> Response:

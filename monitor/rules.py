@@ -5,8 +5,9 @@ Four families, each on the exported contract series only:
 - `AiopsKpiNoData`: the same KPI/level has been `no_data` longer than its staleness limit.
 - `AiopsMaturityLevelDropped`: a team's level is below the highest it held in the last day.
 - `AiopsCollectorDown` / `AiopsMonitorAbsent`: a collector reports down; the monitor's series are gone.
-- `AiopsSnapshotStale`: the served snapshot is older than `STALE_SNAPSHOT_SECONDS` (cycles keep failing),
-  so every number on the dashboards is frozen even though the monitor answers.
+- `AiopsSnapshotStale`: the served snapshot is older than three cycle intervals, and at least
+  `STALE_SNAPSHOT_SECONDS` (cycles keep failing), so every number on the dashboards is frozen even
+  though the monitor answers.
 
 Severity is computed in PromQL, so Alertmanager can route on it: a KPI target at a level the team
 held within `HELD_LOOKBACK` is `critical` (the team is losing, or has lost, that level); at the level
@@ -26,7 +27,7 @@ from metrics.catalog import Catalog, Kpi, Target, load_catalog
 
 DEFAULT_GRAFANA_URL = "http://localhost:3000"
 KPI_DASHBOARD = "d/aiops-kpi/aiops-kpi-detail"  # uid/slug fixed in monitor/grafana/maturity.py
-STALE_SNAPSHOT_SECONDS = 600  # 20 missed cycles at the default 30 s interval
+STALE_SNAPSHOT_SECONDS = 600  # the floor: 20 missed cycles at the default 30 s interval
 HELD_LOOKBACK = "1d"  # how long a level reached stays "held" for severity and for the level-drop alert
 COMPARATOR_TEXT = {"lt": "<", "le": "≤", "gt": ">", "ge": "≥"}
 
@@ -187,7 +188,8 @@ def collector_rules(grafana_url: str) -> list[RuleSpec]:
                      "dashboard": link,
                  }, "aiops_collector_up", "aiops_collector_up == 0"),
         RuleSpec("aiops-maturity-collectors", "AiopsSnapshotStale",
-                 f"aiops_snapshot_age_seconds > {STALE_SNAPSHOT_SECONDS}\n", "5m", {"severity": "critical"}, {
+                 f"aiops_snapshot_age_seconds > clamp_min(3 * aiops_cycle_interval_seconds, {STALE_SNAPSHOT_SECONDS})\n",
+                 "5m", {"severity": "critical"}, {
                      "summary": "The maturity snapshot is {{ $value | humanizeDuration }} old: cycles are failing",
                      "description": "The monitor answers, but no collection cycle has completed for a while, so every "
                                     "KPI, level and alert shows frozen numbers. aiops_cycle_failures_total counts "
@@ -195,7 +197,8 @@ def collector_rules(grafana_url: str) -> list[RuleSpec]:
                      "remediation": "Read the monitor's log for 'collection cycle failed' and its /healthz (a store "
                                     "that cannot write says so there).",
                      "dashboard": link,
-                 }, "aiops_snapshot_age_seconds", f"aiops_snapshot_age_seconds > {STALE_SNAPSHOT_SECONDS}"),
+                 }, "aiops_snapshot_age_seconds",
+                 f"aiops_snapshot_age_seconds > clamp_min(3 * aiops_cycle_interval_seconds, {STALE_SNAPSHOT_SECONDS})"),
         RuleSpec("aiops-maturity-collectors", "AiopsMonitorAbsent", "absent(aiops_maturity_level)\n", "10m",
                  {"severity": "critical"}, {
                      "summary": "No maturity series in Prometheus: the monitor is down or not scraped",

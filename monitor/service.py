@@ -70,6 +70,9 @@ class Monitor:
         Gauge("aiops_snapshot_age_seconds", "Seconds since the served snapshot was built (-1 before the first).",
               registry=self.registry).set_function(
             lambda: -1.0 if self.snapshot.taken_at is None else max(self.clock() - self.snapshot.taken_at, 0.0))
+        Gauge("aiops_cycle_interval_seconds", "The configured time between collection cycles.",
+              registry=self.registry).set(config.scheduler.interval_seconds)
+        self._rebuilt = 0  # minutes the last cycle rebuilt (a committed write when > 0)
         self.store_fault: str | None = None  # why the store cannot write, while it cannot (/healthz: not ready)
         shared_token = config.server.ingest_token.get_secret_value() if config.server.ingest_token else None
         context = SourceContext(self.store.engine, clock, dict(os.environ if environ is None else environ),
@@ -77,7 +80,7 @@ class Monitor:
         self.sources: list[Source] = sources if sources is not None else build_sources(config.sources, context)
         self.collectors: dict[str, CollectorStatus] = {PUSH_COLLECTOR: CollectorStatus()}
         self.collectors.update({source.name: CollectorStatus() for source in self.sources})
-        self.guarded = GuardedSources(self.sources, self.collectors, config.scheduler.source_deadline)
+        self.guarded = GuardedSources(self.collectors, config.scheduler.source_deadline)
         self.answers = None
         if config.assessment.answers is not None:
             from metrics.assessment import AssessmentError, load_answers
@@ -100,11 +103,12 @@ class Monitor:
         try:
             outcome = ingest(items, self.store, self.config.teams.tag_prefix, self.clock())
         except STORE_ERRORS as exc:
-            self.store_fault = describe(exc, sqlite_path(self.config.store.url), "the history database")
+            self._store_failed(exc)
             self.ingested.labels(route, "store_error").inc()
             log.warning("ingest could not write: %s", self.store_fault)
             raise StoreWriteError(self.store_fault) from None
-        self.store_fault = None
+        if outcome.accepted:  # a committed write: the store works again
+            self.store_fault = None
         for name in ("accepted", "duplicates", "rejected", "too_old", "health_checks"):
             count = getattr(outcome, name)
             if count:
@@ -121,7 +125,7 @@ class Monitor:
         with self._cycle_lock:
             started = time.perf_counter()
             now = self.clock()
-            self.store.rebuild_dirty()
+            self._rebuilt = self.store.rebuild_dirty()
             window = self.config.evaluation_window
             spend_start = (int(now - SPEND_WINDOW) // HOUR) * HOUR  # hour-aligned trailing 30 days
             spans = {
@@ -130,7 +134,7 @@ class Monitor:
             }
             cycle_window = CycleWindow(now, now - window, now, spend_start)
             windows = windows_by_team(spans, self.config.teams.allow, self.config.teams.top_n,
-                                      self.guarded.collect(cycle_window))
+                                      self.guarded.collect(cycle_window, self.sources))
             report = build_report(self.catalog, windows, now, {"window": {"start": now - window, "end": now,
                                                                            "seconds": window}})
             models = self._assess(report, windows["all"]["evaluation"].signals)
@@ -167,15 +171,19 @@ class Monitor:
             except Exception as exc:  # noqa: BLE001 - the service must keep running
                 self.cycle_failures.inc()
                 if isinstance(exc, STORE_ERRORS):
-                    self.store_fault = describe(exc, sqlite_path(self.config.store.url), "the history database")
+                    self._store_failed(exc)
                 log.warning("collection cycle failed (attempt %d of %d): %s", attempt, attempts,
                             f"{type(exc).__name__}: {exc}"[:300], exc_info=log.isEnabledFor(logging.DEBUG))
                 if attempt < attempts:
                     time.sleep(pause)
             else:
-                self.store_fault = None
+                if self._rebuilt:  # the cycle committed bucket writes: the store works again
+                    self.store_fault = None
                 return True
         return False
+
+    def _store_failed(self, exc: BaseException) -> None:
+        self.store_fault = describe(exc, sqlite_path(self.config.store.url), "the history database")
 
     def close(self) -> None:
         self.guarded.close()

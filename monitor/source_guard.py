@@ -5,14 +5,17 @@ never trips a read timeout. So each call runs in a worker thread and the cycle w
 `deadline` seconds (the source's own `deadline` attribute, else `scheduler.source_deadline`): past
 that the source is marked down (`aiops_collector_up` 0) and the cycle goes on; its last signals are
 kept until their staleness limit (`stale_after`), then dropped, so its KPIs turn `no_data`.
-A call that is still running when the next cycle comes is not started again (one worker per
-source): a hung source costs one thread, never one per cycle. Sources are called one after the
-other, as before, so their writes to the shared database never race.
+A call that is still running when the next cycle comes is not started again: a hung source costs
+one thread, never one per cycle. Calls run in daemon threads, so a hung call never holds up the
+process's exit. Sources are called one after the other, as before; only a call abandoned at its
+deadline may still be running beside later ones (its source's own tables; SQLite's busy timeout
+and PostgreSQL's locks serialise any write it still makes).
 """
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+import threading
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 
 from metrics.engine import Measured
@@ -30,22 +33,20 @@ class CollectorStatus:
 
 
 class GuardedSources:
-    def __init__(self, sources: list[Source], statuses: dict[str, CollectorStatus], default_deadline: float) -> None:
-        self.sources = sources
+    def __init__(self, statuses: dict[str, CollectorStatus], default_deadline: float) -> None:
         self.statuses = statuses
         self.default_deadline = default_deadline
-        self._pools = {s.name: ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"aiops-source-{s.name}")
-                       for s in sources}
         self._calls: dict[str, Future] = {}
         self._results: dict[str, SourceResult] = {}
 
     def deadline(self, source: Source) -> float:
         return float(getattr(source, "deadline", None) or self.default_deadline)
 
-    def collect(self, window: CycleWindow) -> dict[str, dict[str, Measured]]:
+    def collect(self, window: CycleWindow, sources: list[Source]) -> dict[str, dict[str, Measured]]:
         """Signals by team from every source that answered in time or is not yet stale."""
         merged: dict[str, dict[str, Measured]] = {}
-        for source in self.sources:
+        for source in sources:
+            self.statuses.setdefault(source.name, CollectorStatus())
             self._call(source, window)
             kept = self._results.get(source.name)
             status = self.statuses[source.name]
@@ -62,7 +63,7 @@ class GuardedSources:
         if previous is not None and not previous.done():
             self._down(source, status, f"still busy with an earlier call (over {deadline:g} s); skipped")
             return
-        call = self._pools[source.name].submit(source.collect, window)
+        call = self._start(source, window)
         self._calls[source.name] = call
         # wait() rather than result(timeout): a source may itself raise TimeoutError (its client's),
         # which must read as that source's error, not as our deadline.
@@ -79,11 +80,25 @@ class GuardedSources:
             status.info = dict(result.info)
 
     @staticmethod
+    def _start(source: Source, window: CycleWindow) -> Future:
+        """source.collect(window) in a daemon thread; its outcome in the returned Future."""
+        call: Future = Future()
+        call.set_running_or_notify_cancel()
+
+        def run() -> None:
+            try:
+                call.set_result(source.collect(window))
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting cycle
+                call.set_exception(exc)
+
+        threading.Thread(target=run, name=f"aiops-source-{source.name}", daemon=True).start()
+        return call
+
+    @staticmethod
     def _down(source: Source, status: CollectorStatus, why: str) -> None:
         status.up, status.last_error = False, why
         log.warning("source %s failed: %s", source.name, why)
 
     def close(self) -> None:
-        # Do not wait for a hung call: its thread ends with its client's own timeout, or with the process.
-        for pool in self._pools.values():
-            pool.shutdown(wait=False, cancel_futures=True)
+        """Nothing to stop: a call still running ends with its client's own timeout or with the process."""
+        self._calls.clear()

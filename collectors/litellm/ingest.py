@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Protocol
 
+from collectors.limits import MAX_CLOCK_SKEW
 from collectors.litellm.payload import Attempt, PayloadError, parse_attempt
 
-MAX_CLOCK_SKEW = 3600.0  # seconds a sender's clock may run ahead of ours
 MAX_ERRORS_REPORTED = 10
 
 

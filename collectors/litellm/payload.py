@@ -13,8 +13,11 @@ from dataclasses import dataclass
 
 import msgspec
 
+from collectors.limits import MAX_ATTEMPT_SECONDS, MAX_COST_USD, MAX_ID_CHARS, MAX_NAME_CHARS, MAX_TIME, MIN_TIME
+
 HEALTH_CHECK_TAG = "litellm-internal-health-check"
 
+_HTTP_CODE = re.compile(r"[0-9]{1,3}")
 # HTTP 4xx are the caller's fault and do not count against the provider, except these two.
 _PROVIDER_4XX = {408, 429}
 # When error_code is missing, LiteLLM's exception class still tells a client error apart.
@@ -36,14 +39,6 @@ class PayloadError(ValueError):
     """A payload that cannot be read as a StandardLoggingPayload; the message names the field."""
 
 
-# Sane ranges, checked per item at the edge so one absurd payload is refused alone instead of
-# poisoning every sum it would join (a cost of 1e308 overflows a bucket's total to inf).
-MIN_TIME = 946_684_800.0          # 2000-01-01: older "times" are units mistakes (ms, ns) or garbage
-MAX_TIME = 4_102_444_800.0        # 2100-01-01; the ingest route also refuses the future (MAX_CLOCK_SKEW)
-MAX_ATTEMPT_SECONDS = 86_400.0    # one call lasting more than a day is not a latency
-MAX_COST_USD = 1_000_000.0        # per attempt
-MAX_ID_CHARS = 512                # id, litellm_call_id, trace_id
-MAX_NAME_CHARS = 256              # team identity, model group
 
 
 # ---------------------------------------------------------------- wire shapes (fields we read)
@@ -117,8 +112,8 @@ def _is_client_error(error: _ErrorInformation | None) -> bool:
     if error is None:
         return False
     code = error.error_code
-    if isinstance(code, str):
-        code = int(code) if code.strip().isdigit() else None
+    if isinstance(code, str):  # ASCII digits only: "²".isdigit() is true and int() refuses it
+        code = int(code) if _HTTP_CODE.fullmatch(code.strip()) else None
     if code is not None:
         return 400 <= code < 500 and code not in _PROVIDER_4XX
     return error.error_class in _CLIENT_ERROR_CLASSES
@@ -164,17 +159,18 @@ def attempt_from(p: LoggingPayload, tag_prefix: str | None = "team:") -> Attempt
     if not 0.0 <= cost <= MAX_COST_USD:
         raise PayloadError(f"field 'response_cost' must be 0-{MAX_COST_USD:.0f} USD, got {cost!r}")
     for name, value in (("id", p.id), ("litellm_call_id", p.litellm_call_id), ("trace_id", p.trace_id)):
-        if value is not None and len(value) > MAX_ID_CHARS:
-            raise PayloadError(f"field '{name}' is longer than {MAX_ID_CHARS} characters")
+        if value is not None and (len(value) > MAX_ID_CHARS or "\x00" in value):
+            raise PayloadError(f"field '{name}' is longer than {MAX_ID_CHARS} characters or holds a NUL character")
     success = p.status == "success"
     cache_hit = p.cache_hit is True
     tags = p.request_tags or ()
     error = p.error_information
     team = team_of(p.metadata, tags, tag_prefix)
-    if team is not None and len(team) > MAX_NAME_CHARS:
-        raise PayloadError(f"the team identity is longer than {MAX_NAME_CHARS} characters")
-    if p.model_group is not None and len(p.model_group) > MAX_NAME_CHARS:
-        raise PayloadError(f"field 'model_group' is longer than {MAX_NAME_CHARS} characters")
+    # NUL: PostgreSQL text cannot hold it, so it would fail the whole batch's write instead of this item
+    if team is not None and (len(team) > MAX_NAME_CHARS or "\x00" in team):
+        raise PayloadError(f"the team identity is longer than {MAX_NAME_CHARS} characters or holds a NUL character")
+    if p.model_group is not None and (len(p.model_group) > MAX_NAME_CHARS or "\x00" in p.model_group):
+        raise PayloadError(f"field 'model_group' is longer than {MAX_NAME_CHARS} characters or holds a NUL character")
     return Attempt(
         id=p.id,
         key=f"{p.id}@{p.startTime:.6f}",
@@ -254,7 +250,8 @@ def decode_document(data: bytes) -> tuple[list[LoggingPayload], list[tuple[int, 
         except RecursionError:
             raws = split_array(data)  # an item too deep even to skip: split without recursing
         except msgspec.DecodeError:  # JSON lines whose first line is an array, or a broken array
-            raws = lines if len(lines) > 1 else split_array(data)
+            # JSON lines when the lines stand alone (a pretty-printed array's lines never do)
+            raws = lines if len(lines) > 1 and (_is_json(lines[0]) or _is_json(lines[1])) else split_array(data)
     else:
         try:
             _raw_whole.decode(data)
@@ -274,25 +271,41 @@ def decode_document(data: bytes) -> tuple[list[LoggingPayload], list[tuple[int, 
 _TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},]')
 
 
+def _is_json(line: bytes) -> bool:
+    try:
+        _raw_whole.decode(line)
+    except (msgspec.DecodeError, RecursionError):
+        return False
+    return True
+
+
 def split_array(data: bytes) -> list[bytes]:
     """The items of a top-level JSON array as byte slices, found by scanning (no recursion, no
-    decoding), so that one item nested too deeply to decode is rejected alone. Only reached when
-    the decoder refused the array; each slice is then decoded (and judged) on its own."""
-    items, depth, begin = [], 0, None
+    decoding), so that one item nested too deeply to decode, or malformed, is rejected alone. Only
+    reached when the decoder refused the array; each slice is then decoded (and judged) on its own.
+    Brackets are matched by kind: a mismatched closer makes the rest of the body one bad item, and
+    an array that never closes gives its unfinished tail as one (bad) item, so nothing vanishes
+    uncounted."""
+    items, stack, begin = [], [], None
+    pairs = {b"]": b"[", b"}": b"{"}
     for match in _TOKENS.finditer(data):
         char = match.group()[:1]
         if char == b'"':
             continue
         if char in b"[{":
-            depth += 1
-            if depth == 1:
+            stack.append(char)
+            if len(stack) == 1:
                 begin = match.end()
         elif char in b"]}":
-            depth -= 1
-            if depth == 0 and begin is not None:
+            if not stack or stack[-1] != pairs[char]:
+                break  # unbalanced: no reliable boundary from here on
+            stack.pop()
+            if not stack and begin is not None:
                 items.append(data[begin:match.start()])
-                break
-        elif depth == 1 and begin is not None:  # a comma between two items
+                return [item for item in items if item.strip()]
+        elif len(stack) == 1 and begin is not None:  # a comma between two items
             items.append(data[begin:match.start()])
             begin = match.end()
+    if begin is not None:
+        items.append(data[begin:])  # the unfinished rest: decoded alone, and rejected
     return [item for item in items if item.strip()]

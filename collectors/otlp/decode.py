@@ -12,11 +12,13 @@ import base64
 import json
 import math
 from dataclasses import dataclass, field
+from typing import Callable
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from collectors.limits import MAX_CLOCK_SKEW, MAX_COST_USD, MAX_TIME, MIN_TIME
 from collectors.observability_kpis import UNATTRIBUTED, KpiMapping
 
 # Trace flags, OR-ed per trace across batches.
@@ -27,12 +29,11 @@ EVAL_KEYS = (EVAL_NAME, EVAL_VALUE, EVAL_LABEL)
 MODEL_KEYS = ("gen_ai.request.model", "gen_ai.response.model", "litellm.model_group")
 COST_KEYS = ("gen_ai.cost.total_cost", "gen_ai.usage.cost", "llm.usage.total_cost")  # LiteLLM, OpenLIT, others
 CALL_ID_KEYS = ("litellm.call_id", "gen_ai.litellm.call_id")
-MAX_COST_USD = 1_000_000.0  # per span, as per LiteLLM payload (collectors/litellm/payload.py)
 MAX_SCORE = 1e9             # scores are normalised with configured ranges; beyond this is garbage
 _TRUE_LABELS = {"pass", "passed", "true", "yes", "success", "good", "correct"}
 _FALSE_LABELS = {"fail", "failed", "false", "no", "failure", "bad", "incorrect"}
 # span times outside [2000-01-01, 2100-01-01) are a sender's bug (unset, seconds sent as nanoseconds, ...)
-MIN_TIME_NS, MAX_TIME_NS = 946_684_800 * 10**9, 4_102_444_800 * 10**9
+MIN_TIME_NS, MAX_TIME_NS = int(MIN_TIME) * 10**9, int(MAX_TIME) * 10**9
 _NO_SPAN_ID = bytes(8)
 
 
@@ -49,6 +50,7 @@ class Settings:
     team_resource_attribute: str | None = "service.namespace"
     tag_attributes: tuple[str, ...] = ("langfuse.trace.tags", "tags", "metadata.tags")
     team_tag_prefix: str | None = "team:"
+    clock: Callable[[], float] | None = None  # spans ending more than MAX_CLOCK_SKEW after it are refused
 
 
 @dataclass
@@ -174,14 +176,15 @@ def summarise(request: ExportTraceServiceRequest, settings: Settings, only: set[
     escalation_tags, used_tags = set(mapping.escalation_tags), set(mapping.memory_used_tags)
     enabled_tags, memory_names = set(mapping.memory_enabled_tags), set(mapping.memory_observation_names)
     batch = Batch(request=request, settings=settings)
+    latest_ns = MAX_TIME_NS if settings.clock is None else int((settings.clock() + MAX_CLOCK_SKEW) * 1e9)
     keys = batch.keys
     for resource_spans in request.resource_spans:
         service, resource_team = "unknown", None
         for kv in resource_spans.resource.attributes:
             if kv.key == "service.name":
-                service = str(_value(kv.value) or "unknown")
+                service = _text(_value(kv.value)) or "unknown"
             elif kv.key == settings.team_resource_attribute:
-                resource_team = str(_value(kv.value) or "") or None
+                resource_team = _text(_value(kv.value)) or None
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
                 batch.spans += 1
@@ -191,6 +194,9 @@ def summarise(request: ExportTraceServiceRequest, settings: Settings, only: set[
                     continue
                 if not MIN_TIME_NS <= span.start_time_unix_nano <= span.end_time_unix_nano < MAX_TIME_NS:
                     _reject(batch, span, "start/end time must be in years 2000-2099 with end >= start")
+                    continue
+                if span.end_time_unix_nano > latest_ns:
+                    _reject(batch, span, f"ends more than {MAX_CLOCK_SKEW:.0f} s after the monitor's clock")
                     continue
                 # A span id that is not 8 non-zero bytes (invalid per the spec) cannot be deduplicated:
                 # such a span is still counted, so a retry of it counts again (no SDK sends these).
@@ -213,6 +219,12 @@ def summarise(request: ExportTraceServiceRequest, settings: Settings, only: set[
     return batch
 
 
+def _text(value: object) -> str:
+    """An attribute as stored text: NUL removed (PostgreSQL text cannot hold it, and it would fail
+    the whole batch's write instead of this span's)."""
+    return str(value).replace("\x00", "") if value else ""
+
+
 def _first(attrs: dict, keys) -> object:
     for key in keys:
         value = attrs.get(key)
@@ -228,14 +240,14 @@ def _add_span(batch: Batch, span, attrs: dict, genai: bool, service: str, resour
     start, end = span.start_time_unix_nano / 1e9, span.end_time_unix_nano / 1e9
     minute = int(start // 60) * 60
     team = _first(attrs, settings.team_attributes)
-    team = str(team) if team else resource_team
+    team = _text(team) or resource_team
     tags: list[str] = []
     for key in settings.tag_attributes:
         if key in attrs:
             tags.extend(_tags(attrs[key]))
     if team is None and tags:
         team = settings.mapping.team_from_tags(tags, settings.team_tag_prefix)
-    model = str(_first(attrs, MODEL_KEYS) or "") if genai else ""
+    model = _text(_first(attrs, MODEL_KEYS)) if genai else ""
     cost = 0.0
     for key in COST_KEYS:
         value = attrs.get(key)
@@ -279,7 +291,7 @@ def _add_span(batch: Batch, span, attrs: dict, genai: bool, service: str, resour
             continue
         flags |= SCORED
         if value is not None:
-            batch.scores.append((score_minute, trace, team, name, value))
+            batch.scores.append((score_minute, trace, team, _text(name), value))
             if name in escalation_names and value >= 0.5:
                 flags |= ESCALATED
     if not flags:

@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from collectors.http_guard import BodyTooLarge, read_limited
+from collectors.http_guard import RETRY_AFTER_SECONDS, STORE_ERRORS, BodyTooLarge, read_limited
 from collectors.otlp.decode import Batch, BodyError, Settings, parse_body, summarise
 
 log = logging.getLogger("aiops_maturity.otlp")
@@ -96,11 +96,11 @@ def make_endpoint(settings: Settings, write: Callable[[Batch], Batch | None], to
             return _status(400, _GRPC_INVALID_ARGUMENT, str(exc), reply_as)
         try:
             stored = await run_in_threadpool(write, batch)
-        except Exception as exc:  # noqa: BLE001 - the store failing must not crash the server
+        except STORE_ERRORS as exc:  # the store, not the spans, is at fault: the exporter retries
             log.warning("OTLP batch could not be stored: %s", type(exc).__name__)
             count("store_error")
             return _status(503, _GRPC_UNAVAILABLE, "the monitor could not store the spans; retry later", reply_as,
-                           headers={"Retry-After": "5"})
+                           headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
         if stored is not None:
             batch = stored  # same spans and rejections; `duplicates` now include those stored before
         count("accepted_spans", batch.spans - batch.rejected - batch.duplicates)

@@ -67,7 +67,7 @@ class OtlpSource:
         tables.metadata.create_all(self.engine)
         self.token = token = route_token(context.environ, config.token_env, context.route_token)
         self.settings = Settings(config.kpis, tuple(config.team_attributes), config.team_resource_attribute,
-                                 tuple(config.tag_attributes), context.team_tag_prefix)
+                                 tuple(config.tag_attributes), context.team_tag_prefix, clock=context.clock)
         self._received: dict[str, int] = {}
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()

@@ -56,6 +56,23 @@ def _mutated(draw) -> dict:
     return item
 
 
+def _failure_with_code(code: str) -> bytes:
+    item = payload(f"code-{code[:8]}", status="failure", start=NOW - 90, error_code="500")
+    item["error_information"]["error_code"] = code
+    return json.dumps(item).encode()
+
+
+# error codes that are digits to str.isdigit() but not to int(): they once made a 500
+ERROR_CODES = [_failure_with_code(code) for code in ("²", "٤٠٤", "9" * 5000, " 429 ", "")]
+
+
+def _is_object(raw: bytes) -> bool:
+    try:
+        return isinstance(json.loads(raw), dict)
+    except (ValueError, RecursionError):
+        return False
+
+
 def _deep(depth: int) -> bytes:
     return b'{"id": "deep", "messages": ' + b"[" * depth + b"]" * depth + b"}"
 
@@ -65,14 +82,16 @@ def ingest_bodies(draw):
     """(body, number of valid payloads in it): valid items mixed with mutated and hostile ones."""
     valid = [payload(f"ok-{next(ids)}", start=NOW - 60) for _ in range(draw(st.integers(0, 3)))]
     bad = [json.dumps(_mutated(draw)).encode() for _ in range(draw(st.integers(0, 3)))]
-    kind = draw(st.sampled_from(["array", "lines", "raw"]))
+    kind = draw(st.sampled_from(["array", "lines", "pretty", "raw"]))
     # Hostile but well delimited (an array item that does not close has no boundary to keep the rest
     # by); a broken line is only ever that line.
-    hostile = [b"", _deep(5000), b'{"id": "ut\xff\xfe"}', b"null", b'"a string"']
+    hostile = [b"", _deep(5000), b'{"id": "ut\xff\xfe"}', b"null", b'"a string"', *ERROR_CODES]
     extra = draw(st.sampled_from(hostile + ([b"[1, 2", b"{not json"] if kind == "lines" else [])))
     items = [json.dumps(v).encode() for v in valid] + bad + ([extra] if extra else [])
     order = draw(st.permutations(range(len(items))))
     items = [items[i] for i in order]
+    if kind == "pretty":  # what a person or a script with indent=2 posts
+        return json.dumps([json.loads(v) for v in items if _is_object(v)], indent=2).encode(), len(valid)
     if kind == "array":
         return b"[" + b", ".join(items) + b"]", len(valid)
     if kind == "lines":

@@ -206,7 +206,10 @@ def test_a_source_that_recovers_is_up_again(tmp_path):
         monitor.run_cycle()
         assert monitor.collectors["slow"].up is False
         source.release.set()
-        time.sleep(0.1)  # the hung call returns; its late answer is not used
+        deadline = time.monotonic() + 10
+        while not monitor.guarded._calls["slow"].done():  # the hung call returns; its late answer is not used
+            assert time.monotonic() < deadline, "the released call never returned"
+            time.sleep(0.01)
         monitor.run_cycle()
         assert monitor.collectors["slow"].up is True and monitor.collectors["slow"].info == {"call": 2}
     finally:

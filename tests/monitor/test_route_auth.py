@@ -75,13 +75,14 @@ def test_every_route_refuses_every_bad_credential(monitor, path, caplog):
     assert not any(token in logged for token in (SHARED, OWN, READ)), "a token reached the log"
 
 
-def test_report_needs_the_read_token(monitor):
+@pytest.mark.parametrize("path", ["/api/report", "/metrics"])
+def test_reading_routes_need_the_read_token(monitor, path):
     monitor.run_cycle()
     client = TestClient(create_app(monitor))
     for name, headers in bad_credentials(READ).items():
-        assert client.get("/api/report", headers=headers).status_code == 401, name
-    assert client.get("/api/report", headers={"Authorization": f"Bearer {READ}"}).status_code == 200
-    assert client.get("/metrics").status_code == 200  # scrapers need no token
+        assert client.get(path, headers=headers).status_code == 401, name
+    assert client.get(path, headers={"Authorization": f"Bearer {READ}"}).status_code == 200
+    assert client.get("/healthz").status_code == 200  # probes need no token
 
 
 def test_one_token_closes_every_route(monitor):

@@ -88,6 +88,7 @@ def test_restart_resumes_from_the_watermarks(make_setup, generation):
     from collectors.langfuse.source import LangfuseSource
 
     restarted = LangfuseSource(s.config, s.context, sleep=s.sleeps.append)  # same database, new process
+    s.monitor.sources[0].close()
     s.monitor.sources = [restarted]
     s.clock["now"] += 30
     report = s.monitor.run_cycle()

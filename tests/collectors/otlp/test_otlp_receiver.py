@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import sqlite3
 import time
 
 import pytest
@@ -134,7 +135,7 @@ def test_store_failure_answers_503_retryable(client, monkeypatch):
     source = monitor.sources[0]
 
     def broken(_batch):
-        raise RuntimeError("disk full")
+        raise sqlite3.OperationalError("database or disk is full")
 
     monkeypatch.setattr(source, "write", broken)
     from collectors.otlp import receiver
