@@ -175,12 +175,12 @@ def cmd_backfill(args) -> int:
         monitor.store.rebuild_dirty()
     finally:
         monitor.close()
-    print(f"\rread {stats.items} payloads from {stats.files} files: " + ", ".join(f"{k} {v}" for k, v in total.items()))
     if total["accepted"] == 0 and total["duplicates"] == 0:
         reasons = [too_old_hint(total["too_old"], monitor.config.store.raw_retention)] if total["too_old"] else []
         if stats.rejected or total["rejected"]:
             reasons.append(f"{stats.rejected + total['rejected']} rejected, first: {(stats.errors + rejected_errors)[0]}")
         raise UsageError("nothing loaded: " + ("; ".join(reasons) or f"no payloads in {' '.join(args.paths)}"))
+    print(f"\rread {stats.items} payloads from {stats.files} files: " + ", ".join(f"{k} {v}" for k, v in total.items()))
     if total["too_old"]:
         print(f"warning: {too_old_hint(total['too_old'], monitor.config.store.raw_retention)}", file=sys.stderr)
     return 0
