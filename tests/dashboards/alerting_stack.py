@@ -101,6 +101,9 @@ class Prometheus:
                              params={"match[]": f'{{job="{JOB}"}}'}).json()
         return set(body["data"])
 
+    def stop(self) -> None:  # the fixture stops everything in `started`; this closes the client
+        self.http.close()
+
 
 @dataclass
 class Stack:
@@ -141,6 +144,7 @@ def start_stack(tmp: Path, aiops_bin: Path, prometheus_bin: Path, alertmanager_b
         f"--web.listen-address=127.0.0.1:{prom_port}", "--log.level=warn"], tmp / "prometheus.log", env=env, cwd=tmp)
     started.append(prometheus)
     prom = Prometheus(f"http://127.0.0.1:{prom_port}")
+    started.append(prom)
 
     def logs() -> str:
         return "\n".join(p.log_tail() for p in (demo, prometheus, alertmanager))
