@@ -53,12 +53,15 @@ def _add(stmt, table: Table, keys: list[str], fields: list[str]):
     return stmt.on_conflict_do_update(index_elements=keys, set_={f: table.c[f] + stmt.excluded[f] for f in fields})
 
 
+def _native(conn, sql: str) -> str:
+    """SQL written with `?` placeholders in the driver's own paramstyle (psycopg wants %s)."""
+    return sql if conn.dialect.paramstyle == "qmark" else sql.replace("?", "%s")
+
+
 def _driver(conn, sql: str, params):
     """The per-trace rows go through the driver's executemany: SQLAlchemy's per-row overhead is
     most of the receiver's cost otherwise. The SQL is the same on SQLite and PostgreSQL."""
-    if conn.dialect.paramstyle != "qmark":
-        sql = sql.replace("?", "%s")
-    return conn.exec_driver_sql(sql, params)
+    return conn.exec_driver_sql(_native(conn, sql), params)
 
 
 def _claim(conn, keys: dict[bytes, int]) -> set[bytes]:
@@ -74,9 +77,7 @@ def _claim(conn, keys: dict[bytes, int]) -> set[bytes]:
         for chunk in chunks(sorted((start, key) for key, start in keys.items())):
             sql = (f"INSERT INTO otlp_seen (start_ns, span_key) VALUES {','.join(['(?, ?)'] * len(chunk))} "
                    "ON CONFLICT (start_ns, span_key) DO NOTHING RETURNING span_key")
-            if conn.dialect.paramstyle != "qmark":
-                sql = sql.replace("?", "%s")
-            cursor.execute(sql, tuple(v for row in chunk for v in row))
+            cursor.execute(_native(conn, sql), tuple(v for row in chunk for v in row))
             new.update(bytes(k) for (k,) in cursor.fetchall())
     finally:
         cursor.close()
