@@ -135,7 +135,8 @@ def _check_path(path: Path) -> None:
     if folder is not None and not folder.is_dir():
         raise StoreError(f"{folder}: is a file, so {path} cannot be created; give {SETTING} another path")
     writable = path if path.exists() else folder
-    if writable is not None and not os.access(writable, os.W_OK):
+    # the effective uid is the one that writes (a service started as root that drops privileges)
+    if writable is not None and not os.access(writable, os.W_OK, effective_ids=os.access in os.supports_effective_ids):
         raise StoreError(f"{writable}: not writable by this user; make it writable or give {SETTING} a "
                          "writable path")
 
