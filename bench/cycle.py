@@ -1,7 +1,7 @@
 """CPU cost of one collection cycle with 30 days of history against the same with 1 day.
 
 History is built as the service would have built it: a fake clock steps hour by hour, each hour's
-traffic (timestamps inside that hour) goes through `Monitor.ingest`, and cycles run as the clock
+traffic (timestamps inside that hour) goes through the push source's `ingest`, and cycles run as the clock
 moves (so buckets are rebuilt and old rows pruned on the way). Hour h before the end always gets
 the same traffic, so the 1-day store holds exactly the last day of the 30-day store.
 
@@ -29,7 +29,7 @@ from bench.generate import GENERATOR_VERSION, OUT, REPO, Templates, TrafficGener
 HOUR = 3600
 END = 1_795_000_000 - 1_795_000_000 % HOUR  # fixed, hour-aligned "now" at the end of the history
 # The code whose behaviour a cached store depends on: a change rebuilds the cache.
-STORE_SOURCES = ("monitor/store.py", "metrics/gateway.py", "metrics/distribution.py", "collectors/litellm/payload.py")
+STORE_SOURCES = ("collectors/litellm/store.py", "collectors/litellm/requests.py", "signals/distribution.py", "collectors/litellm/payload.py")
 
 
 class FakeClock:
@@ -55,8 +55,8 @@ class HistorySpec:
 
 
 def _monitor(db: Path, clock: FakeClock):
-    from monitor.config import build_config
-    from monitor.service import Monitor
+    from monitor.runtime.config import build_config
+    from monitor.runtime.service import Monitor
 
     return Monitor(build_config({"store": {"url": f"sqlite:///{db}"}}, environ={}), clock=clock)
 
@@ -77,7 +77,7 @@ def build_history(spec: HistorySpec, templates: Templates, db: Path, log) -> Non
             items = _hour_traffic(templates, spec, hours_before_end)
             # The clock stands just after the hour's last request ended, as it would on arrival.
             clock.now = max(END - (hours_before_end - 1) * HOUR, max(p["endTime"] for p in items))
-            outcome = monitor.ingest(items)
+            outcome = monitor.push.ingest(items)
             if outcome.rejected or outcome.too_old:
                 raise RuntimeError(f"history refused payloads: {outcome.as_dict()}")
             if hours_before_end % spec.cycle_every_hours == 0:
@@ -121,7 +121,7 @@ def _fresh_batch(templates: Templates, rep: int, now: float, size: int) -> list[
 def _timed_cycle(monitor, clock: FakeClock, now: float, batch: list[dict]) -> tuple[float, float]:
     """Ingest `batch` at `now`, then run one cycle: its (thread CPU, wall) seconds."""
     clock.now = now
-    monitor.ingest(batch)
+    monitor.push.ingest(batch)
     cpu_start, wall_start = time.thread_time(), time.perf_counter()
     monitor.run_cycle()
     return time.thread_time() - cpu_start, time.perf_counter() - wall_start

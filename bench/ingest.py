@@ -94,9 +94,9 @@ def _load(url: str, template_path: Path, items: int, duration: float, connection
 
 
 def run_ingest(templates: Templates, items: int, duration: float, connections: int, log) -> dict:
-    from monitor.config import build_config
-    from monitor.server import RunningMonitor
-    from monitor.service import Monitor
+    from monitor.runtime.config import build_config
+    from monitor.runtime.server import RunningMonitor
+    from monitor.runtime.service import Monitor
 
     template = body_template(templates, items)
     sample = make_body(template, 999_999_999, time.time(), TEMPLATE_SPAN)

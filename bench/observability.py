@@ -16,7 +16,6 @@ langfuse_requests_per_cycle_at_100k_traces_vs_1k: HTTP requests per collection c
 """
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 import tempfile
@@ -103,21 +102,23 @@ def _client(url: str, batches: int, connections: int) -> None:
 
 def otlp_spans_per_s(batches: int) -> dict:
     from collectors.otlp.source import OtlpConfig, OtlpSource
-    from monitor.config import build_config
-    from monitor.server import RunningMonitor
-    from monitor.service import Monitor
-    from monitor.sources import SourceContext
-    from monitor.store import Store
+    from monitor.runtime.config import build_config
+    from monitor.runtime.server import RunningMonitor
+    from monitor.runtime.service import Monitor
+    from signals.source import SourceContext
+    from collectors.litellm.store import Store
+    from monitor.storage.database import open_database
 
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(f"sqlite:///{tmp}/history.db")
-        source = OtlpSource(OtlpConfig(), SourceContext(store.engine, time.time, {}, "team:"))
+        store = Store(open_database(f"sqlite:///{tmp}/history.db"))
+        source = OtlpSource(OtlpConfig(), SourceContext(store.engine, time.time, {}, "team:", gateway=store))
         monitor = Monitor(build_config({"scheduler": {"interval_seconds": 3600}}, environ={}), store=store, sources=[source])
         with RunningMonitor(monitor, host="127.0.0.1", port=0) as running:
             cpu = time.process_time()
-            out = subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(REPO)!r}); "
-                                  f"from bench.observability import _client; _client({running.url + '/v1/traces'!r}, "
-                                  f"{batches}, 2)"], capture_output=True, text=True, check=True, timeout=600)
+            # cwd=REPO: `python -c` puts its working directory first on sys.path, so `bench` imports
+            out = subprocess.run([sys.executable, "-c", f"from bench.observability import _client; "
+                                  f"_client({running.url + '/v1/traces'!r}, {batches}, 2)"],
+                                 capture_output=True, text=True, check=True, timeout=600, cwd=REPO)
             elapsed = float(out.stdout.strip().splitlines()[-1])
             server_cpu = time.process_time() - cpu
             started = time.perf_counter()
@@ -131,21 +132,22 @@ def otlp_spans_per_s(batches: int) -> dict:
 
 # ---------------------------------------------------------------------------- Langfuse
 def _double_module():
-    spec = importlib.util.spec_from_file_location("langfuse_double", REPO / "tests/collectors/langfuse/double.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["langfuse_double"] = module
-    spec.loader.exec_module(module)
-    return module
+    # the test double, imported as the package the tests use (it imports tests.recorded); the repo
+    # root is on sys.path: bench/run.py puts it there, and `python -m bench.observability` runs from it
+    from tests.collectors.langfuse import double
+
+    return double
 
 
 def langfuse_requests_per_cycle(generation: str, traces: int, cycles: int = 10) -> float:
     from sqlalchemy import insert
 
     from collectors.langfuse.source import LangfuseConfig, LangfuseSource
-    from monitor.config import build_config
-    from monitor.service import Monitor
-    from monitor.sources import SourceContext
-    from monitor.store import Store, requests
+    from monitor.runtime.config import build_config
+    from monitor.runtime.service import Monitor
+    from signals.source import SourceContext
+    from collectors.litellm.store import Store, requests
+    from monitor.storage.database import open_database
 
     double_module = _double_module()
     double = double_module.LangfuseDouble(generation, "pk", "sk", validate=False).start()
@@ -165,13 +167,13 @@ def langfuse_requests_per_cycle(generation: str, traces: int, cycles: int = 10) 
                          "provider_attempts": 1, "provider_successes": 1, "flags": 0})
 
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(f"sqlite:///{tmp}/history.db")
+        store = Store(open_database(f"sqlite:///{tmp}/history.db"))
         rows: list = []
         arrive(clock["now"] - 86400, clock["now"], rows)
         with store.engine.begin() as conn:
             conn.execute(insert(requests), rows)
         env = {"LANGFUSE_PUBLIC_KEY": "pk", "LANGFUSE_SECRET_KEY": "sk", "LANGFUSE_HOST": double.url}
-        source = LangfuseSource(LangfuseConfig(), SourceContext(store.engine, lambda: clock["now"], env, "team:"))
+        source = LangfuseSource(LangfuseConfig(), SourceContext(store.engine, lambda: clock["now"], env, "team:", gateway=store))
         monitor = Monitor(build_config({}, environ={}), clock=lambda: clock["now"], store=store, sources=[source])
         monitor.run_cycle()  # detection and the first catch-up
         before = double.total_requests()

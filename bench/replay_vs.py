@@ -1,6 +1,6 @@
 """`replay` against DuckDB (same KPIs in SQL) and against the floor of reading + parsing the files.
 
-`replay` is called in-process (`monitor.replay.replay(paths, load_catalog("aiops"))`), not through
+`replay` is called in-process (`monitor.commands.replay.replay(paths, load_catalog("aiops"))`), not through
 the CLI, so interpreter start-up and imports are not charged to it; DuckDB gets the same favour
 (an in-memory connection in this process, all cores). Each repeat runs the three measurements in
 a rotated order, and the median of each is used, so drift on a shared machine hits all of them.
@@ -53,7 +53,7 @@ def typed_decode(files: list[Path]) -> int:
 
 def run_replay(data_dir: Path, teams=None):
     from metrics.catalog import load_catalog
-    from monitor.replay import replay
+    from monitor.commands.replay import replay
 
     return replay([str(data_dir)], load_catalog("aiops"), teams)
 
@@ -132,7 +132,7 @@ def run(data_dir: Path, repeats: int, log) -> dict:
 def _diagnose(data_dir: Path, duck: dict) -> dict:
     """Replay again with every team under its own label (no folding into `other`): if that agrees,
     the difference comes from team-label folding, not from the attempt/request definitions."""
-    from monitor.config import TeamsConfig
+    from monitor.runtime.config import TeamsConfig
 
     unfolded = replay_values(run_replay(data_dir, TeamsConfig(top_n=200)))
     comparison = compare(unfolded, duck)

@@ -25,7 +25,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+# A script entry point, run from anywhere: the repository root on sys.path makes `bench` and
+# `tests` (observability.py uses the tests' Langfuse double, tests.collectors.langfuse.double) importable.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import orjson  # noqa: E402
 

@@ -20,15 +20,14 @@ from collections import defaultdict
 
 import pandas as pd
 from prometheus_client.core import GaugeMetricFamily
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Column, Float, MetaData, String, Table, and_, select
 
-from metrics.engine import Measured
-from metrics.forecast import DAY, accuracy, daily_frame, day_index, forecast
-from monitor.durations import parse_duration
-from monitor.labels import bounded_label
-from monitor.sources import CycleWindow, SourceContext, SourceResult
-from monitor.store import HOUR, buckets
+from signals.measured import Measured
+from collectors.forecast_model import DAY, accuracy, daily_frame, day_index, forecast
+from signals.labels import bounded_label
+from signals.source import CycleWindow, SourceContext, SourceResult
+from signals.durations import Duration
 
 HORIZONS = {"1d": 1, "7d": 7}
 
@@ -48,23 +47,30 @@ synthetic = Table(
 
 class SyntheticHistory(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    days: int = Field(default=28, ge=1, le=120)
-    daily_usd: dict[str, float] = Field(min_length=1)
-    weekend_factor: float = 0.5
-    noise: float = Field(default=0.08, ge=0, le=1)
-    seed: int = 7
+    days: int = Field(default=28, ge=1, le=120, description="Number of days before today that get generated spend.")
+    daily_usd: dict[str, float] = Field(min_length=1, description="Mean daily spend of each team, in USD.")
+    weekend_factor: float = Field(default=0.5, description="Factor applied to the spend of Saturdays and Sundays.")
+    noise: float = Field(default=0.08, ge=0, le=1, description=(
+        "Each day's spend varies at random by up to this fraction either way."))
+    seed: int = Field(default=7, description="Random seed, so the same config generates the same history.")
 
 
 class ForecastConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    history_days: int = Field(default=56, ge=7, le=400)
-    top_n: int = Field(default=10, ge=1, le=200)
-    settle: float = 900.0
-    backtest_days: int = Field(default=0, ge=0, le=60)
-    stale_after: float = 3600.0
-    synthetic_history: SyntheticHistory | None = None
-
-    _durations = field_validator("settle", "stale_after", mode="before")(lambda cls, v: parse_duration(v))
+    history_days: int = Field(default=56, ge=7, le=400, description=(
+        "Number of closed UTC days of spend a forecast is made from."))
+    top_n: int = Field(default=10, ge=1, le=200, description=(
+        "Number of teams forecast, the biggest by spend in the history; `all` is forecast as well."))
+    settle: Duration = Field(default=900.0, description=(
+        "How long after a forecast period ends it is scored against the actual spend, so late attempts count."))
+    backtest_days: int = Field(default=0, ge=0, le=60, description=(
+        "Once, forecast this many past days that have no forecast, each from the days before it; 0: off."))
+    stale_after: Duration = Field(default=3600.0, description=(
+        "How long the last collected signals stay in use while collection fails; after that this source's KPIs "
+        "show `no_data`."))
+    synthetic_history: SyntheticHistory | None = Field(default=None, description=(
+        "Generated daily spend for the days before today, for the demo, reported in the evidence when used; "
+        "null: off."))
 
 
 class ForecastSource:
@@ -74,16 +80,15 @@ class ForecastSource:
     def __init__(self, config: ForecastConfig, context: SourceContext) -> None:
         self.config, self.context = config, context
         self.stale_after = config.stale_after
-        metadata.create_all(context.engine)
         self._latest: list[tuple[str, str, float]] = []  # (team, horizon, value) of the last cycle
         self._period_starts: dict[str, float] = {}
         self._backtested = config.backtest_days == 0
 
     # ------------------------------------------------------------------ data
     def _spend(self, start_day: float, end_day: float) -> pd.DataFrame:
+        gateway = self.context.gateway  # the push source's hour buckets (read-only port)
+        rows = gateway.hourly_cost(start_day, end_day) if gateway is not None else []
         with self.context.engine.connect() as conn:
-            rows = list(conn.execute(select(buckets.c.bucket_start, buckets.c.team, buckets.c.cost_usd).where(and_(
-                buckets.c.resolution == HOUR, buckets.c.bucket_start >= start_day, buckets.c.bucket_start < end_day))))
             rows += list(conn.execute(select(synthetic.c.day, synthetic.c.team, synthetic.c.cost).where(and_(
                 synthetic.c.day >= start_day, synthetic.c.day < end_day))))
         return daily_frame(rows, start_day, end_day)

@@ -7,19 +7,42 @@ from __future__ import annotations
 
 import hmac
 import sqlite3
+from typing import Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from signals.errors import AiopsError
+
 # What a write to the history database raises when the database, not the request, is at fault
 # (disk full, read-only, corrupt, a server gone): the route answers 503 + Retry-After, senders retry.
-STORE_ERRORS = (SQLAlchemyError, sqlite3.Error, OSError)
+DATABASE_ERRORS = (SQLAlchemyError, sqlite3.Error)  # the history database itself refused or broke
+STORE_ERRORS = (*DATABASE_ERRORS, OSError)           # ... or the disk under it
 RETRY_AFTER_SECONDS = 5
 
 
 class BodyTooLarge(Exception):
     pass
+
+
+class StoreWriteError(AiopsError):
+    """The store refused a write (disk full, read-only, corrupt): answered 503, retried by senders."""
+
+
+class StoreHealth:
+    """Whether the history database takes writes, as the last write found it. Receiving routes and
+    the cycle report failures and successes here; /healthz answers not ready while `fault` is set."""
+
+    def __init__(self, describe: Callable[[BaseException], str]) -> None:
+        self._describe = describe  # one line naming the cause and the fix, never a secret
+        self.fault: str | None = None
+
+    def failed(self, exc: BaseException) -> None:
+        self.fault = self._describe(exc)
+
+    def ok(self) -> None:
+        self.fault = None
 
 
 async def read_limited(request: Request, limit: int) -> bytes:
@@ -50,7 +73,7 @@ def route_token(environ: dict[str, str], own_env: str | None, shared: str | None
 
 def authorized(request: Request, token: str | None) -> bool:
     """No token: open, which the server allows only on loopback or when the config says so
-    (monitor/server.py). Otherwise `Authorization: Bearer <token>`, compared in constant time."""
+    (monitor/runtime/server.py). Otherwise `Authorization: Bearer <token>`, compared in constant time."""
     if not token:
         return True
     scheme, _, presented = request.headers.get("authorization", "").partition(" ")

@@ -17,10 +17,9 @@ from typing import Iterable
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from metrics.engine import Measured
+from signals.measured import Measured
+from signals.teams import ALL, UNATTRIBUTED
 
-ALL = "all"
-UNATTRIBUTED = "unattributed"
 SIGNALS = ("trace_coverage", "evaluation_coverage", "quality_score_avg", "rag_relevance_score", "csat",
            "memory_utilization_rate", "agent_success_rate", "personalization_accuracy", "human_escalation_rate",
            "cost_per_quality_point_change_wow", "self_improvement_rate")
@@ -28,9 +27,9 @@ SIGNALS = ("trace_coverage", "evaluation_coverage", "quality_score_avg", "rag_re
 
 class ScoreSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    name: str
-    min: float = 0.0
-    max: float = 1.0
+    name: str = Field(description="Score name, as the evaluator writes it.")
+    min: float = Field(default=0.0, description="Score value that normalises to 0.")
+    max: float = Field(default=1.0, description="Score value that normalises to 1; above `min`.")
 
     @model_validator(mode="before")
     @classmethod
@@ -56,26 +55,43 @@ class KpiMapping(BaseModel):
     """Which score names, tags and observation (span) names feed which KPI."""
 
     model_config = ConfigDict(extra="forbid")
-    quality: list[ScoreSpec] = Field(default_factory=lambda: _specs("quality", "correctness", "helpfulness"))
+    quality: list[ScoreSpec] = Field(default_factory=lambda: _specs("quality", "correctness", "helpfulness"),
+                                     description=(
+        "Scores that feed `quality_score_avg`, `cost_per_quality_point` and `self_improvement_rate`, each a "
+        "name or `{name, min, max}`."))
     rag_relevance: list[ScoreSpec] = Field(default_factory=lambda: _specs(
-        "context_relevance", "context_relevancy", "rag_relevance", "retrieval_relevance"))
-    # CSAT is reported on 1-5: each score is normalised with its own range, then mapped to 1 + 4 * n,
-    # so a thumbs-up/down (0/1) feedback score and a 1-5 rating can feed the same KPI.
-    csat: list[ScoreSpec] = Field(default_factory=lambda: _specs(("csat", 1, 5), ("user_satisfaction", 1, 5)))
-    personalization: list[ScoreSpec] = Field(default_factory=lambda: _specs("personalization", "personalization_accuracy"))
-    agent_success: list[ScoreSpec] = Field(default_factory=lambda: _specs("agent_success", "task_success", "task_completion"))
-    escalation_scores: list[ScoreSpec] = Field(default_factory=lambda: _specs("human_escalation", "escalated"))
-    escalation_tags: list[str] = Field(default_factory=lambda: ["escalated", "human-escalation", "handoff:human"])
-    memory_enabled_tags: list[str] = Field(default_factory=lambda: ["memory", "memory-enabled"])
-    memory_used_tags: list[str] = Field(default_factory=lambda: ["memory:used", "memory-hit"])
+        "context_relevance", "context_relevancy", "rag_relevance", "retrieval_relevance"), description=(
+        "Scores that feed `rag_relevance_score`."))
+    # Each score is normalised with its own range, then mapped to 1 + 4 * n, so a thumbs-up/down (0/1)
+    # feedback score and a 1-5 rating can feed the same KPI.
+    csat: list[ScoreSpec] = Field(default_factory=lambda: _specs(("csat", 1, 5), ("user_satisfaction", 1, 5)),
+                                  description="Scores that feed `csat`, which is reported on a 1-5 scale.")
+    personalization: list[ScoreSpec] = Field(default_factory=lambda: _specs("personalization", "personalization_accuracy"),
+                                             description="Scores that feed `personalization_accuracy`.")
+    agent_success: list[ScoreSpec] = Field(default_factory=lambda: _specs("agent_success", "task_success", "task_completion"),
+                                           description="Scores that feed `agent_success_rate`.")
+    escalation_scores: list[ScoreSpec] = Field(default_factory=lambda: _specs("human_escalation", "escalated"),
+                                               description=(
+        "Scores that mark a trace as escalated to a human, for `human_escalation_rate`."))
+    escalation_tags: list[str] = Field(default_factory=lambda: ["escalated", "human-escalation", "handoff:human"],
+                                       description=(
+        "Trace tags that mark a trace as escalated to a human, for `human_escalation_rate`."))
+    memory_enabled_tags: list[str] = Field(default_factory=lambda: ["memory", "memory-enabled"], description=(
+        "Trace tags that mark a trace as having memory enabled, the denominator of `memory_utilization_rate`."))
+    memory_used_tags: list[str] = Field(default_factory=lambda: ["memory:used", "memory-hit"], description=(
+        "Trace tags that mark a trace as having used memory (and so as memory-enabled), the numerator of "
+        "`memory_utilization_rate`."))
     memory_observation_names: list[str] = Field(default_factory=lambda: [
-        "memory.search", "memory.retrieve", "mem0.search", "retrieve_memory"])
-    # Team of a trace from its tags (Langfuse; LiteLLM's langfuse_default_tags writes
-    # "user_api_key_team_alias:<team>"). The monitor's team tag prefix (teams.tag_prefix) is added.
-    team_tag_prefixes: list[str] = Field(default_factory=lambda: ["user_api_key_team_alias:", "team:"])
-    # Which of this module's signals the source publishes; when Langfuse and OTLP are both
-    # configured, give each a disjoint list (the monitor keeps one value per signal and team).
-    publish: list[str] = Field(default_factory=lambda: list(SIGNALS))
+        "memory.search", "memory.retrieve", "mem0.search", "retrieve_memory"], description=(
+        "Span names that mark a trace as having used memory (OTLP only)."))
+    # LiteLLM's langfuse_default_tags writes "user_api_key_team_alias:<team>".
+    team_tag_prefixes: list[str] = Field(default_factory=lambda: ["user_api_key_team_alias:", "team:"],
+                                         description=(
+        "Tag prefixes that give a trace's team (`team:support` is team `support`); `teams.tag_prefix` is tried "
+        "as well."))
+    publish: list[str] = Field(default_factory=lambda: list(SIGNALS), description=(
+        "Signals this source publishes; with both Langfuse and OTLP configured give each its own list, since "
+        "the monitor keeps one value per signal and team."))
 
     @model_validator(mode="after")
     def _known(self) -> "KpiMapping":
@@ -146,58 +162,61 @@ def with_org_total(per_team: dict[str, TeamCounts]) -> dict[str, TeamCounts]:
     return {**per_team, ALL: total}
 
 
-def _mean(specs: list[ScoreSpec], scores: dict[str, list[float]], to_csat: bool = False) -> tuple[float | None, int, dict]:
-    """Count-weighted mean of the normalised per-name means; evidence lists each name's part."""
-    count_total, weighted, parts = 0.0, 0.0, {}
+def _points(specs: list[ScoreSpec], scores: dict[str, list[float]]) -> tuple[float, float]:
+    """(sum of normalised per-name means weighted by their counts, count): the additive parts of a
+    score KPI, whose value is their ratio (the count-weighted mean of normalised means)."""
+    count_total, weighted = 0.0, 0.0
     for spec in specs:
         count, total = scores.get(spec.name, (0.0, 0.0))
         if count <= 0:
             continue
-        normalised = spec.normalise(total / count)
         count_total += count
-        weighted += normalised * count
-        parts[spec.name] = {"count": int(count), "mean": total / count}
-    if count_total <= 0:
-        return None, 0, {"scores": parts}
-    value = weighted / count_total
-    return (1.0 + 4.0 * value if to_csat else value), int(count_total), {"scores": parts}
+        weighted += spec.normalise(total / count) * count
+    return weighted, count_total
 
 
-def _ratio(numerator: float, denominator: float, evidence: dict) -> Measured:
-    value = numerator / denominator if denominator > 0 else None
-    return Measured(value, int(denominator), evidence)
+def _mean(specs: list[ScoreSpec], scores: dict[str, list[float]]) -> tuple[float | None, int]:
+    """The count-weighted mean of the normalised per-name means, and its count (week over week)."""
+    weighted, count_total = _points(specs, scores)
+    return (weighted / count_total if count_total > 0 else None), int(count_total)
 
 
-def team_signals(counts: TeamCounts, mapping: KpiMapping, method: dict[str, str]) -> dict[str, Measured]:
-    """The window's signals for one team. `method` says per signal how it was measured (exact,
-    sampled, aggregate) and goes into the evidence so the report can explain the number."""
-    signals: dict[str, Measured] = {}
-    signals["trace_coverage"] = _ratio(counts.traced_requests, counts.gateway_requests, {
-        "traced_requests": counts.traced_requests, "gateway_requests": counts.gateway_requests,
-        "method": method.get("trace_coverage", "exact")})
-    signals["evaluation_coverage"] = _ratio(counts.scored_traces, counts.evaluated_pool, {
-        "scored_traces": counts.scored_traces, "traces_examined": counts.evaluated_pool,
-        "method": method.get("evaluation_coverage", "exact")})
+# publish name (a KPI's) -> the additive signals a source emits for it (the catalog's ratio parts)
+PARTS = {
+    "trace_coverage": ("traced_requests", "gateway_requests"),
+    "evaluation_coverage": ("scored_traces", "traces_examined"),
+    "human_escalation_rate": ("escalated_traces", "traces"),
+    "memory_utilization_rate": ("memory_used_traces", "memory_enabled_traces"),
+    "quality_score_avg": ("quality_score_points", "quality_scores"),
+    "rag_relevance_score": ("rag_relevance_points", "rag_relevance_scores"),
+    "csat": ("csat_points", "csat_scores"),
+    "personalization_accuracy": ("personalization_points", "personalization_scores"),
+    "agent_success_rate": ("agent_success_points", "agent_success_scores"),
+}
+
+
+def team_signals(counts: TeamCounts, mapping: KpiMapping) -> dict[str, float]:
+    """The window's additive signals for one team (counts and sums; the catalog divides them)."""
     escalated = max(float(counts.escalated), counts.escalated_by_score)  # the same traces marked twice: not added
-    signals["human_escalation_rate"] = _ratio(escalated, counts.traces, {"escalated_traces": escalated,
-                                                                         "traces": counts.traces})
-    signals["memory_utilization_rate"] = _ratio(counts.memory_used, counts.memory_enabled, {
-        "memory_used_traces": counts.memory_used, "memory_enabled_traces": counts.memory_enabled})
-    for signal, specs, to_csat in (("quality_score_avg", mapping.quality, False),
-                                   ("rag_relevance_score", mapping.rag_relevance, False),
-                                   ("csat", mapping.csat, True),
-                                   ("personalization_accuracy", mapping.personalization, False),
-                                   ("agent_success_rate", mapping.agent_success, False)):
-        value, samples, evidence = _mean(specs, counts.scores, to_csat)
-        signals[signal] = Measured(value, samples, evidence)
+    signals: dict[str, float] = {
+        "traced_requests": counts.traced_requests, "gateway_requests": counts.gateway_requests,
+        "scored_traces": counts.scored_traces, "traces_examined": counts.evaluated_pool,
+        "escalated_traces": escalated, "traces": counts.traces,
+        "memory_used_traces": counts.memory_used, "memory_enabled_traces": counts.memory_enabled,
+    }
+    for kpi, specs in (("quality_score_avg", mapping.quality), ("rag_relevance_score", mapping.rag_relevance),
+                       ("csat", mapping.csat), ("personalization_accuracy", mapping.personalization),
+                       ("agent_success_rate", mapping.agent_success)):
+        points, count = PARTS[kpi]
+        signals[points], signals[count] = _points(specs, counts.scores)
     return signals
 
 
 def weekly_signals(week: WeeklyCounts, mapping: KpiMapping) -> dict[str, Measured]:
     """cost_per_quality_point_change_wow and self_improvement_rate from two trailing weeks.
     Samples = the smaller week's quality score count, so both weeks need the minimum."""
-    this_q, this_n, _ = _mean(mapping.quality, week.this_scores)
-    last_q, last_n, _ = _mean(mapping.quality, week.last_scores)
+    this_q, this_n = _mean(mapping.quality, week.this_scores)
+    last_q, last_n = _mean(mapping.quality, week.last_scores)
     samples = min(this_n, last_n)
     evidence = {"this_week_quality": this_q, "last_week_quality": last_q, "this_week_scores": this_n,
                 "last_week_scores": last_n, "this_week_cost_usd": week.this_cost, "last_week_cost_usd": week.last_cost}
@@ -212,13 +231,13 @@ def weekly_signals(week: WeeklyCounts, mapping: KpiMapping) -> dict[str, Measure
             "cost_per_quality_point_change_wow": Measured(change, samples, evidence)}
 
 
-def build_signals(per_team: dict[str, TeamCounts], weekly: dict[str, WeeklyCounts] | None, mapping: KpiMapping,
-                  method: dict[str, str]) -> dict[str, dict[str, Measured]]:
-    """Signals by team (with `all`), restricted to what this source publishes."""
-    published = set(mapping.publish)
-    result: dict[str, dict[str, Measured]] = {}
+def build_signals(per_team: dict[str, TeamCounts], weekly: dict[str, WeeklyCounts] | None,
+                  mapping: KpiMapping) -> dict[str, dict[str, object]]:
+    """Signals by team (with `all`, from the merged counts), restricted to what this source publishes."""
+    published = {name for kpi in mapping.publish for name in PARTS.get(kpi, (kpi,))}
+    result: dict[str, dict[str, object]] = {}
     for team, counts in with_org_total(per_team).items():
-        result[team] = team_signals(counts, mapping, method)
+        result[team] = team_signals(counts, mapping)
     if weekly is not None:
         total = WeeklyCounts()
         for week in weekly.values():

@@ -7,13 +7,15 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from metrics.validation import parse_yaml_model
+from signals.validation import parse_yaml_model
+from signals.errors import AiopsError
 
 Comparator = Literal["lt", "le", "gt", "ge"]
+SYMBOL = {"lt": "<", "le": "≤", "gt": ">", "ge": "≥"}  # how every report, rule and panel prints a comparator
 MAX_LEVEL = 5
 
 
-class CatalogError(ValueError):
+class CatalogError(AiopsError, ValueError):
     """The catalog file is not valid; the message names the field."""
 
 
@@ -25,14 +27,21 @@ class Signal(_Strict):
     unit: str
     source: str
     description: str
-    kind: Literal["count", "distribution", "measurement"] = "count"
+    # count: a number that adds across teams (counts, sums); distribution: a latency sketch;
+    # intervals: a list of durations; measurement: a value a source computed (not additive).
+    kind: Literal["count", "distribution", "intervals", "measurement"] = "count"
 
 
 class Ratio(_Strict):
+    """numerator / denominator, optionally mapped onto a scale: offset + scale * ratio (a 1-5
+    rating from a 0-1 mean; 1 - a share)."""
+
     kind: Literal["ratio"]
     numerator: str
     denominator: str
     samples: str | None = None  # signal counted against min_samples; default: the denominator
+    offset: float = 0.0
+    scale: float = 1.0
 
 
 class PerDay(_Strict):
@@ -52,14 +61,24 @@ class Quantile(_Strict):
     q: float = Field(gt=0, lt=1)
 
 
+class Median(_Strict):
+    """The median of an intervals signal (samples: how many intervals)."""
+
+    kind: Literal["median"]
+    intervals: str
+
+
 class Measurement(_Strict):
-    """A value a collector computed itself (with its own sample count)."""
+    """A value a source computed itself (with its own sample count). Only for values that are not
+    additive, so the engine cannot compute them per team or fold them: `reason` says why."""
 
     kind: Literal["measurement"]
     signal: str
+    reason: str = Field(min_length=10)
 
 
-Formula = Annotated[Union[Ratio, PerDay, Sum, Quantile, Measurement], Field(discriminator="kind")]
+Formula = Annotated[Union[Ratio, PerDay, Sum, Quantile, Median, Measurement], Field(discriminator="kind")]
+KINDS = {Ratio: "count", PerDay: "count", Sum: "count", Quantile: "distribution", Median: "intervals"}
 
 
 class Target(_Strict):
@@ -118,6 +137,12 @@ class Catalog(_Strict):
             for name in _formula_signals(kpi.formula):
                 if name not in self.signals:
                     raise ValueError(f"KPI '{kpi.id}': unknown signal '{name}'")
+            # a formula reads its signals as one kind: a ratio of sketches would be nonsense
+            wanted = KINDS.get(type(kpi.formula), "measurement")
+            for name in _formula_signals(kpi.formula):
+                if self.signals[name].kind != wanted:
+                    raise ValueError(f"KPI '{kpi.id}': signal '{name}' is a {self.signals[name].kind}, "
+                                     f"its {kpi.formula.kind} formula needs a {wanted}")
         return self
 
     def kpi(self, kpi_id: str) -> Kpi:
@@ -137,6 +162,8 @@ def _formula_signals(formula: Formula) -> list[str]:
         return [formula.signal, formula.samples]
     if isinstance(formula, Quantile):
         return [formula.distribution]
+    if isinstance(formula, Median):
+        return [formula.intervals]
     return [formula.signal]
 
 

@@ -8,18 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from metrics.catalog import MAX_LEVEL, Catalog, Kpi, Measurement, PerDay, Quantile, Ratio, Sum, Target
+from metrics.catalog import MAX_LEVEL, Catalog, Kpi, Measurement, Median, PerDay, Quantile, Ratio, Sum, Target
+from signals.measured import Measured
 
 Status = Literal["met", "unmet", "no_data"]
-
-
-@dataclass(frozen=True, slots=True)
-class Measured:
-    """A value a collector computed itself, with the number of observations behind it."""
-
-    value: float | None
-    samples: int
-    evidence: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -110,13 +102,17 @@ class Assessment:
         }
 
 
-def _count(signals: dict[str, Any], name: str) -> int:
+def _number(signals: dict[str, Any], name: str) -> float:
+    """A count or sum signal. A source that only knows a final number (a PromQL query) gives it as
+    a `Measured`: its value is the number."""
     value = signals.get(name)
     if isinstance(value, Measured):
-        return value.samples
-    if hasattr(value, "count"):
-        return int(value.count)
-    return int(value or 0)
+        value = value.value
+    return float(value or 0)
+
+
+def _count(signals: dict[str, Any], name: str) -> int:
+    return int(_number(signals, name))
 
 
 def compute(kpi: Kpi, window: WindowSignals) -> tuple[float | None, int, dict[str, Any]]:
@@ -124,18 +120,23 @@ def compute(kpi: Kpi, window: WindowSignals) -> tuple[float | None, int, dict[st
     signals, formula = window.signals, kpi.formula
     evidence: dict[str, Any] = {"window_start": window.start, "window_end": window.end}
     if isinstance(formula, Ratio):
-        numerator = float(signals.get(formula.numerator) or 0)
-        denominator = float(signals.get(formula.denominator) or 0)
+        numerator = _number(signals, formula.numerator)
+        denominator = _number(signals, formula.denominator)
         samples = _count(signals, formula.samples or formula.denominator)
         evidence.update({formula.numerator: numerator, formula.denominator: denominator})
-        return (numerator / denominator if denominator > 0 else None), samples, evidence
+        if denominator <= 0:
+            return None, samples, evidence
+        ratio = numerator / denominator
+        if formula.offset != 0.0 or formula.scale != 1.0:
+            ratio = formula.offset + formula.scale * ratio
+        return ratio, samples, evidence
     if isinstance(formula, PerDay):
-        count = float(signals.get(formula.signal) or 0)
+        count = _number(signals, formula.signal)
         days = window.seconds / 86400.0
         evidence.update({formula.signal: count, "window_days": days})
         return (count / days if days > 0 else None), int(count), evidence
     if isinstance(formula, Sum):
-        total = float(signals.get(formula.signal) or 0)
+        total = _number(signals, formula.signal)
         samples = _count(signals, formula.samples)
         evidence.update({formula.signal: total, formula.samples: samples})
         return total, samples, evidence
@@ -145,6 +146,12 @@ def compute(kpi: Kpi, window: WindowSignals) -> tuple[float | None, int, dict[st
             return None, 0, evidence
         evidence.update({"q": formula.q, "count": distribution.count})
         return distribution.quantile(formula.q), distribution.count, evidence
+    if isinstance(formula, Median):
+        intervals = signals.get(formula.intervals)
+        if intervals is None or intervals.count == 0:
+            return None, 0, evidence
+        evidence.update({"count": intervals.count})
+        return intervals.median(), intervals.count, evidence
     assert isinstance(formula, Measurement)
     measured = signals.get(formula.signal)
     if not isinstance(measured, Measured):

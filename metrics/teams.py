@@ -3,11 +3,9 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Mapping, TypeVar
 
-from metrics.gateway import UNATTRIBUTED
+from signals.teams import ALL, OTHER, UNATTRIBUTED
 
 T = TypeVar("T")
-OTHER = "other"
-ALL = "all"
 
 
 def team_labels(volumes: Mapping[str, float], allow: Iterable[str] | None, top_n: int) -> dict[str, str]:

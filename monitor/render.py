@@ -8,11 +8,10 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from metrics.catalog import Catalog
+from metrics.catalog import Catalog, SYMBOL
 from metrics.report import Report
 
 STATUS_STYLE = {"met": "green", "unmet": "red", "no_data": "grey50"}
-SYMBOL = {"lt": "<", "le": "≤", "gt": ">", "ge": "≥"}
 
 
 def format_value(value: float | None, unit: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import copy
 import json
 from functools import lru_cache
-from recorded import LITELLM_SAMPLES
+from tests.recorded import LITELLM_SAMPLES
 
 SAMPLES = LITELLM_SAMPLES
 

@@ -5,7 +5,7 @@ default minimum sample of 20. Expected values are worked out by hand from the RE
 """
 from __future__ import annotations
 
-from payloads import payload
+from tests.payloads import payload
 
 ROUNDS = 5
 ROUND_SECONDS = 100.0

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import insert
 
-from monitor.store import COUNT_FIELDS, HOUR, buckets
+from collectors.litellm.store import COUNT_FIELDS, HOUR, buckets
 
 
 def add_spend(store, day_start: float, team: str, usd: float) -> None:

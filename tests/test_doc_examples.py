@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from monitor.config import Config, build_config
-from monitor.sources import validate_source_sections
+from monitor.runtime.config import Config, build_config
+from monitor.runtime.sources import validate_source_sections
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("**/*.md"))]
@@ -53,8 +53,8 @@ def test_every_yaml_example_is_valid(where, block):
 
 
 def test_a_bad_example_would_be_caught():
-    from monitor.config import ConfigError
-    from monitor.sources import SourceConfigError
+    from monitor.runtime.config import ConfigError
+    from signals.source import SourceConfigError
 
     with pytest.raises(ConfigError):
         build_config({"teams": {"top_n": 0}}, environ={})

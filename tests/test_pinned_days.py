@@ -14,15 +14,16 @@ import pytest
 import time_machine
 
 from collectors.forecast import ForecastConfig, ForecastSource
-from monitor.config import build_config
-from monitor.digest.demo import write_demo_digest
+from monitor.runtime.config import build_config
+from monitor.demo.digest import write_demo_digest
 from monitor.digest.week import last_complete_week, week_bounds, week_of, zone
-from monitor.service import Monitor
-from monitor.sources import CycleWindow, SourceContext
-from monitor.store import Store
-from payloads import payload
-from scenario import expected, scenario_payloads
-from spend_support import add_spend
+from monitor.runtime.service import Monitor
+from signals.source import CycleWindow, SourceContext
+from collectors.litellm.store import Store
+from monitor.storage.database import open_database
+from tests.payloads import payload
+from tests.scenario import expected, scenario_payloads
+from tests.spend_support import add_spend
 
 UTC = timezone.utc
 DAY = 86400
@@ -67,7 +68,7 @@ def test_a_week_of_history_gives_the_same_trend_points_whatever_the_day(tmp_path
                               environ={})
         monitor = Monitor(config, clock=lambda: now)
         try:
-            monitor.ingest(scenario_payloads(t0=now - 900, rounds=8))
+            monitor.push.ingest(scenario_payloads(t0=now - 900, rounds=8))
             monitor.run_cycle()
             html = write_demo_digest(monitor, tmp_path / "digests", weeks=1)
         finally:
@@ -87,13 +88,13 @@ def test_forecast_days_follow_the_calendar(tmp_path, name):
     now = instant.timestamp()
     today = (now // DAY) * DAY
     week = [10.0, 10.0, 10.0, 10.0, 10.0, 2.0, 2.0]  # Monday..Sunday
-    store = Store(f"sqlite:///{tmp_path / 'f.db'}")
+    store = Store(open_database(f"sqlite:///{tmp_path / 'f.db'}"))
     try:
         for back in range(28, 0, -1):
             day = today - back * DAY
             add_spend(store, day, "search", week[datetime.fromtimestamp(day, UTC).weekday()])
         with time_machine.travel(instant, tick=False):
-            source = ForecastSource(ForecastConfig.model_validate({}), SourceContext(store.engine, lambda: now, {}))
+            source = ForecastSource(ForecastConfig.model_validate({}), SourceContext(store.engine, lambda: now, {}, gateway=store))
             source.collect(CycleWindow(now, now - DAY, now, now - 30 * DAY))
             exported = {(s.labels["team"], s.labels["horizon"]): s.value for s in source.families()[0].samples}
     finally:
@@ -115,7 +116,7 @@ def test_retention_and_windows(tmp_path, name):
         monitor = Monitor(config, clock=lambda: now)
         try:
             # t0 = now - 900: at the 00:05 instants the traffic straddles midnight, a month and a year.
-            outcome = monitor.ingest(scenario_payloads(t0=now - 900) + older)
+            outcome = monitor.push.ingest(scenario_payloads(t0=now - 900) + older)
             report = monitor.run_cycle()
         finally:
             monitor.close()

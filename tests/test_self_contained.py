@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from recorded import FIXTURES, LANGFUSE_SPECS, LITELLM_SAMPLES
+from tests.recorded import FIXTURES, LANGFUSE_SPECS, LITELLM_SAMPLES
 
 REPO = Path(__file__).resolve().parents[1]
 

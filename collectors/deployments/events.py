@@ -17,11 +17,12 @@ from sqlalchemy import Column, Float, MetaData, String, Table, Text, select
 from sqlalchemy.engine import Engine
 
 from collectors.incidents.book import Incident
-from metrics.engine import Measured
+from signals.intervals import Intervals
+from signals.measured import Measured
+from signals.teams import UNATTRIBUTED
 
 WEEK = 7 * 86400
 MIN_SPAN = WEEK  # frequency is never computed over less than a week: 2 changes in an hour is not "336 a week"
-UNATTRIBUTED = "unattributed"
 
 metadata = MetaData()
 events = Table(
@@ -53,7 +54,6 @@ class Deployment:
 class DeploymentStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        metadata.create_all(engine)
 
     def add(self, items: Iterable[Deployment]) -> int:
         """Insert the events not yet known (the same change posted twice is one event)."""
@@ -96,7 +96,7 @@ def failed(deployment: Deployment, incidents: list[Incident], failure_window: fl
 
 def dora_signals(deployments: list[Deployment], incidents: list[Incident], now: float, start: float,
                  observed_since: float, failure_window: float,
-                 incident_team: dict[int, str] | None = None) -> dict[str, dict[str, Measured]]:
+                 incident_team: dict[int, str] | None = None) -> dict[str, dict[str, object]]:
     """Per team and `all`, over deployments in [start, now]:
     - deployment_frequency: deployments per week; the span is from max(start, observed_since) to
       now, at least one week;
@@ -111,7 +111,7 @@ def dora_signals(deployments: list[Deployment], incidents: list[Incident], now: 
             teams["all"].append(d)
             teams.setdefault(d.team or UNATTRIBUTED, []).append(d)
     incident_team = incident_team or {}
-    out: dict[str, dict[str, Measured]] = {}
+    out: dict[str, dict[str, object]] = {}
     for team, items in teams.items():
         relevant = incidents if team == "all" else [
             i for n, i in enumerate(incidents) if incident_team.get(n) in (None, team)]
@@ -122,11 +122,10 @@ def dora_signals(deployments: list[Deployment], incidents: list[Incident], now: 
         signals["deployment_frequency"] = Measured(len(items) / (span / WEEK), len(items), evidence)
         leads = [d.deployed_at - d.created_at for d in items if d.created_at is not None and d.created_at <= d.deployed_at]
         if leads:
-            signals["lead_time_for_changes"] = Measured(statistics.median(leads), len(leads),
-                                                        {**evidence, "with_created_at": len(leads)})
+            signals["change_lead_times"] = Intervals(leads)
         outcome = [failed(d, relevant, failure_window) for d in items]
         decided = [f for d, f in zip(items, outcome) if f or now - d.deployed_at >= failure_window]
         if decided:
-            signals["change_failure_rate"] = Measured(sum(decided) / len(decided), len(decided),
-                                                      {**evidence, "decided": len(decided), "failed": sum(decided)})
+            signals["decided_deployments"] = len(decided)
+            signals["failed_deployments"] = sum(decided)
     return out

@@ -19,7 +19,7 @@ import logging
 
 import httpx
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -27,49 +27,60 @@ from starlette.routing import Route
 
 from collectors.deployments.events import Deployment, DeploymentStore, dora_signals
 from collectors.deployments.pollers import _when, langfuse_client, poll_langfuse, poll_litellm
-from collectors.incidents.store import IncidentStore
-from metrics.validation import first_error
-from monitor.durations import parse_duration
+from signals.validation import first_error
 from collectors.http_guard import BodyTooLarge, STORE_ERRORS, authorized, read_limited, route_token, store_unavailable
-from monitor.sources import CycleWindow, SourceContext, SourceResult
+from signals.source import CycleWindow, SourceContext, SourceResult
+from signals.durations import Duration
 
 log = logging.getLogger("aiops_maturity")
 
 
 class LiteLLMSide(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url: str
-    master_key_env: str = "LITELLM_MASTER_KEY"
-    team_field: str | None = None  # a model_info field naming the owning team, if you set one
-    timeout: float = 10.0
+    url: str = Field(description=(
+        "Base URL of the LiteLLM proxy whose `/model/info` is read every cycle for new or changed deployments."))
+    master_key_env: str = Field(default="LITELLM_MASTER_KEY", description=(
+        "Environment variable holding the proxy's master key, sent as a bearer token."))
+    team_field: str | None = Field(default=None, description=(
+        "Field of a deployment's `model_info` that names its owning team; null leaves model deployments "
+        "without a team."))
+    timeout: float = Field(default=10.0, description="Timeout of each request to the proxy, in seconds.")
 
 
 class LangfuseSide(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    host: str
-    public_key_env: str = "LANGFUSE_PUBLIC_KEY"
-    secret_key_env: str = "LANGFUSE_SECRET_KEY"
-    label: str = "production"
-    poll_interval: float = 300.0
-    timeout: float = 20.0
-
-    _durations = field_validator("poll_interval", mode="before")(lambda cls, v: parse_duration(v))
+    host: str = Field(description="Base URL of the Langfuse server whose prompt versions are watched.")
+    public_key_env: str = Field(default="LANGFUSE_PUBLIC_KEY", description=(
+        "Environment variable holding the Langfuse public key."))
+    secret_key_env: str = Field(default="LANGFUSE_SECRET_KEY", description=(
+        "Environment variable holding the Langfuse secret key."))
+    label: str = Field(default="production", description=(
+        "Prompt label of the deployed version; a deployment is recorded when it moves to another version."))
+    poll_interval: Duration = Field(default=300.0, description="How often the prompts are read.")
+    timeout: float = Field(default=20.0, description="Timeout of each request to Langfuse, in seconds.")
 
 
 class DeploymentsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    litellm: LiteLLMSide | None = None
-    langfuse: LangfuseSide | None = None
-    path: str = Field(default="/webhooks/deployments", pattern=r"^/[A-Za-z0-9_\-/]*$")
-    token_env: str = "AIOPS_DEPLOYMENTS_TOKEN"
-    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
-    failure_window: float = 3600.0
-    incident_team_label: str | None = "team"
-    reopen_window: float = 3600.0  # as the alertmanager source's, so both assemble incidents alike
-    stale_after: float = 900.0
-
-    _durations = field_validator("failure_window", "reopen_window", "stale_after", mode="before")(
-        lambda cls, v: parse_duration(v))
+    litellm: LiteLLMSide | None = Field(default=None, description=(
+        "Records the model deployments of a LiteLLM proxy; null: off."))
+    langfuse: LangfuseSide | None = Field(default=None, description=(
+        "Records the prompt versions deployed in Langfuse; null: off."))
+    path: str = Field(default="/webhooks/deployments", pattern=r"^/[A-Za-z0-9_\-/]*$", description=(
+        "URL path of the webhook route pipelines post deployment events to (a JSON object or array)."))
+    token_env: str = Field(default="AIOPS_DEPLOYMENTS_TOKEN", description=(
+        "Environment variable holding this route's bearer token; when it is unset the route takes "
+        "AIOPS_INGEST_TOKEN."))
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description=(
+        "Largest webhook body accepted, in bytes; a larger one is answered 413."))
+    failure_window: Duration = Field(default=3600.0, description=(
+        "A deployment counts as failed when an incident opens within this long after it."))
+    incident_team_label: str | None = Field(default="team", description=(
+        "Incident label naming its team: a team's deployment is failed only by incidents of that team or of no "
+        "team, and null lets every incident fail every deployment."))
+    stale_after: Duration = Field(default=900.0, description=(
+        "How long the last collected signals stay in use while collection fails; after that this source's KPIs "
+        "show `no_data`."))
 
 
 class DeploymentEvent(BaseModel):
@@ -90,7 +101,6 @@ class DeploymentsSource:
         self.config, self.context = config, context
         self.stale_after = config.stale_after
         self.store = DeploymentStore(context.engine)
-        self.incidents = IncidentStore(context.engine, config.reopen_window)
         self.token = route_token(context.environ, config.token_env, context.route_token)
         self.http = None
         if config.litellm is not None:
@@ -154,7 +164,9 @@ class DeploymentsSource:
                                              self.context.team_tag_prefix)
             self._last_langfuse = now
         deployments = self.store.since(window.spend_start)
-        incidents = self.incidents.incidents(window.spend_start)
+        # Incidents as the incidents source assembled them (the context's read-only port), if it runs.
+        log = self.context.incidents
+        incidents = log.incidents(window.spend_start) if log is not None else []
         label = self.config.incident_team_label
         teams = {n: (i.labels.get(label) if label else None) for n, i in enumerate(incidents)}
         # Events posted with past times (a pipeline's history) extend what has been observed.

@@ -8,27 +8,29 @@ that the webhook already recorded (same fingerprint, overlapping time) are skipp
 """
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from collectors.incidents.store import IncidentStore
 from collectors.incidents.webhook import Occurrence, fingerprint, is_marked
 from collectors.promql.client import PrometheusClient, Series
-from monitor.durations import parse_duration
+from signals.durations import Duration
 
 
 class BackfillConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url: str
-    query: str = 'ALERTS{alertstate="firing"}'
-    lookback: float = 7 * 86400
-    step: float = 60.0
-    timeout: float = 30.0
-    # Alertmanager's group_by of the route these alerts would take; the group key is built the way
-    # Alertmanager builds it for the root route ({}:{label="value", ...}), so incidents merge alike.
-    group_by: list[str] = Field(default_factory=lambda: ["alertname"])
-    route_key: str = "{}"
-
-    _durations = field_validator("lookback", "step", "timeout", mode="before")(lambda cls, v: parse_duration(v))
+    url: str = Field(description="Base URL of the Prometheus server the alert history is read from.")
+    query: str = Field(default='ALERTS{alertstate="firing"}', description=(
+        "PromQL selector of the firing alerts to read."))
+    lookback: Duration = Field(default=7 * 86400, description="How far back from start-up the history is read.")
+    step: Duration = Field(default=60.0, description=(
+        "Resolution of the range query; an alert's start and end are precise to one step."))
+    timeout: Duration = Field(default=30.0, description="Timeout of each request to Prometheus.")
+    # The group key is built the way Alertmanager builds it for the root route ({}:{label="value", ...}),
+    # so backfilled occurrences and the webhook's merge into the same incidents.
+    group_by: list[str] = Field(default_factory=lambda: ["alertname"], description=(
+        "Labels of the `group_by` of the Alertmanager route these alerts take."))
+    route_key: str = Field(default="{}", description=(
+        "Route part of the group key, as Alertmanager writes it (`{}` is the root route)."))
 
 
 def group_key(labels: dict[str, str], group_by: list[str], route_key: str = "{}") -> str:

@@ -15,14 +15,13 @@ Because incidents are a function of the *set* of occurrences, delivery order can
 from __future__ import annotations
 
 import hashlib
-import statistics
 from dataclasses import dataclass, field, replace
 from typing import Iterable
 
 from collectors.incidents.webhook import Occurrence
-from metrics.engine import Measured
-
-UNATTRIBUTED = "unattributed"
+from signals.intervals import Intervals
+from signals.measured import Measured
+from signals.teams import UNATTRIBUTED
 
 
 def merge(old: Occurrence, new: Occurrence) -> Occurrence:
@@ -109,9 +108,9 @@ def incidents_of(occurrences: Iterable[Occurrence], reopen_window: float = 3600.
 
 
 def incident_signals(incidents: list[Incident], start: float, end: float, now: float,
-                     team_label: str | None) -> dict[str, dict[str, Measured]]:
-    """Per team (and `all`): MTTR (median, the KPI; mean beside it) over incidents closed in
-    [start, end), the autonomous / human rates over the same incidents, and open incidents' age."""
+                     team_label: str | None) -> dict[str, dict[str, object]]:
+    """Per team (and `all`), over incidents closed in [start, end): their durations (MTTR is their
+    median) and how many closed without human action; and the open incidents' oldest age."""
     closed: dict[str, list[Incident]] = {"all": []}
     still_open: dict[str, list[Incident]] = {"all": []}
     for incident in incidents:
@@ -122,20 +121,17 @@ def incident_signals(incidents: list[Incident], start: float, end: float, now: f
         elif incident.resolved_at is None and incident.opened_at <= now:
             still_open["all"].append(incident)
             still_open.setdefault(team, []).append(incident)
-    out: dict[str, dict[str, Measured]] = {}
+    out: dict[str, dict[str, object]] = {}
     for team in sorted(set(closed) | set(still_open)):
         signals = out.setdefault(team, {})
         done = closed.get(team, [])
         if done:
-            durations = [i.duration for i in done]
-            median, mean = statistics.median(durations), statistics.fmean(durations)
-            autonomous = sum(i.autonomous for i in done)
-            evidence = {"source": "alertmanager", "closed_incidents": len(done), "median_seconds": median,
-                        "mean_seconds": mean, "autonomous": autonomous, "reopened": sum(i.reopened > 0 for i in done)}
-            signals["mttr_seconds"] = Measured(median, len(done), evidence)
-            signals["mttr_mean_seconds"] = Measured(mean, len(done), evidence)
-            signals["autonomous_resolution_rate"] = Measured(autonomous / len(done), len(done), evidence)
-            signals["human_intervention_rate"] = Measured(1 - autonomous / len(done), len(done), evidence)
+            durations = Intervals([i.duration for i in done])
+            signals["incident_durations"] = durations
+            signals["closed_incidents"] = len(done)
+            signals["autonomous_incidents"] = sum(i.autonomous for i in done)
+            signals["reopened_incidents"] = sum(i.reopened > 0 for i in done)
+            signals["mttr_mean_seconds"] = Measured(durations.mean(), len(done), {"source": "alertmanager"})
         opened = still_open.get(team, [])
         oldest = max((now - i.opened_at for i in opened), default=0.0)
         signals["open_incident_age"] = Measured(oldest, len(opened), {"source": "alertmanager", "open_incidents": len(opened)})

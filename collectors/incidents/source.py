@@ -25,7 +25,7 @@ import threading
 from collections import Counter
 
 from prometheus_client.core import CounterMetricFamily
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -35,9 +35,9 @@ from collectors.incidents.backfill import BackfillConfig, backfill
 from collectors.incidents.book import incident_signals
 from collectors.incidents.store import IncidentStore
 from collectors.incidents.webhook import WebhookError, parse_notification
-from monitor.durations import parse_duration
 from collectors.http_guard import BodyTooLarge, STORE_ERRORS, authorized, read_limited, route_token, store_unavailable
-from monitor.sources import CycleWindow, SourceContext, SourceResult
+from signals.source import CycleWindow, SourceContext, SourceResult
+from signals.durations import Duration
 
 log = logging.getLogger("aiops_maturity")
 PRUNE_EVERY = 3600.0
@@ -45,18 +45,28 @@ PRUNE_EVERY = 3600.0
 
 class AlertmanagerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    path: str = Field(default="/webhooks/alertmanager", pattern=r"^/[A-Za-z0-9_\-/]*$")
-    token_env: str = "AIOPS_ALERTMANAGER_TOKEN"
-    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
-    auto_resolved_label: str | None = "auto_resolved"
-    team_label: str | None = "team"
-    reopen_window: float = 3600.0
-    retention: float = 90 * 86400
-    stale_after: float = 900.0
-    backfill: BackfillConfig | None = None
-
-    _durations = field_validator("reopen_window", "retention", "stale_after", mode="before")(
-        lambda cls, v: parse_duration(v))
+    path: str = Field(default="/webhooks/alertmanager", pattern=r"^/[A-Za-z0-9_\-/]*$", description=(
+        "URL path of the webhook route Alertmanager posts its notifications to."))
+    token_env: str = Field(default="AIOPS_ALERTMANAGER_TOKEN", description=(
+        "Environment variable holding this route's bearer token; when it is unset the route takes "
+        "AIOPS_INGEST_TOKEN."))
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description=(
+        "Largest notification body accepted, in bytes; a larger one is answered 413."))
+    auto_resolved_label: str | None = Field(default="auto_resolved", description=(
+        "Label or annotation whose value true, yes, 1, auto or automatic marks an alert as resolved without a "
+        "human; null counts every incident as needing a human."))
+    team_label: str | None = Field(default="team", description=(
+        "Alert label naming an incident's team; an incident without it, or every incident when null, is "
+        "`unattributed`."))
+    reopen_window: Duration = Field(default=3600.0, description=(
+        "An alert firing again within this long after its incident resolved reopens that incident rather than "
+        "opening a new one."))
+    retention: Duration = Field(default=90 * 86400, description="How long incidents are kept.")
+    stale_after: Duration = Field(default=900.0, description=(
+        "How long the last collected signals stay in use while collection fails; after that this source's KPIs "
+        "show `no_data`."))
+    backfill: BackfillConfig | None = Field(default=None, description=(
+        "Reads past alerts from Prometheus's `ALERTS` history once at start; null skips it."))
 
 
 class AlertmanagerSource:
@@ -67,6 +77,7 @@ class AlertmanagerSource:
         self.config, self.context = config, context
         self.stale_after = config.stale_after
         self.store = IncidentStore(context.engine, config.reopen_window)
+        self.incident_log = self.store  # the read-only port other sources get (SourceContext.incidents)
         self.token = route_token(context.environ, config.token_env, context.route_token)
         self.outcomes: Counter[str] = Counter()
         self._outcome_lock = threading.Lock()

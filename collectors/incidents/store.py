@@ -47,7 +47,6 @@ def _occurrence(row) -> Occurrence:
 class IncidentStore:
     def __init__(self, engine: Engine, reopen_window: float = 3600.0) -> None:
         self.engine, self.reopen_window = engine, reopen_window
-        metadata.create_all(engine)
         self._lock = threading.Lock()  # webhook handlers run in a thread pool; SQLite has one writer
 
     def record(self, occurrences: list[Occurrence], received_at: float) -> dict[str, int]:

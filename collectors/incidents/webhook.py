@@ -17,14 +17,15 @@ from typing import Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from metrics.validation import first_error
+from signals.validation import first_error
+from signals.errors import AiopsError
 
 SUPPORTED_VERSIONS = {"4"}
 _ZERO_TIME_YEAR = 1  # Go's zero time (0001-01-01T00:00:00Z) means "not set"
 TRUE_WORDS = {"true", "yes", "1", "auto", "automatic"}
 
 
-class WebhookError(ValueError):
+class WebhookError(AiopsError, ValueError):
     """The body is not an Alertmanager v4 notification; `reason` is the counted rejection label."""
 
     def __init__(self, reason: str, message: str) -> None:

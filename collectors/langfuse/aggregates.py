@@ -16,7 +16,8 @@ import json
 from typing import Any
 
 from collectors.langfuse.client import LangfuseClient, iso
-from collectors.observability_kpis import UNATTRIBUTED, KpiMapping, TeamCounts, WeeklyCounts
+from collectors.observability_kpis import KpiMapping, TeamCounts, WeeklyCounts
+from signals.teams import UNATTRIBUTED
 
 ROW_LIMIT = 1000  # the API's maximum; a response this long may be cut, which the info reports
 WEEK = 7 * 86400

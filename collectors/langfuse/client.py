@@ -24,13 +24,14 @@ import httpx
 import pydantic
 from langfuse.api import LangfuseAPI
 from langfuse.api.core.api_error import ApiError
+from signals.errors import AiopsError
 
 log = logging.getLogger("aiops_maturity.langfuse")
 NOT_THIS_GENERATION = (404, 405, 501)
 RETRYABLE = (408, 409, 429, 500, 502, 503, 504)
 
 
-class LangfuseUnavailable(RuntimeError):
+class LangfuseUnavailable(AiopsError, RuntimeError):
     """The server could not be used this cycle (message is safe to log: no keys, no bodies)."""
 
 

@@ -16,10 +16,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, and_, delete, func, select, tuple_
+from sqlalchemy import Column, Integer, MetaData, String, Table, and_, delete, func, select
 
-from collectors.observability_kpis import UNATTRIBUTED, TeamCounts
-from collectors.trace_join import chunks, requests, upsert
+from collectors.observability_kpis import TeamCounts
+from signals.teams import UNATTRIBUTED
+from collectors.sql import chunks, upsert
 
 metadata = MetaData()
 state = Table("lf_state", metadata, Column("key", String, primary_key=True), Column("value", String))
@@ -50,23 +51,11 @@ class Pending:
 class Progress:
     def __init__(self, engine, name: str) -> None:
         self.engine, self.name = engine, name
-        metadata.create_all(engine)
 
     def watermark(self, key: str) -> dict | None:
         with self.engine.connect() as conn:
             value = conn.execute(select(state.c.value).where(state.c.key == f"{self.name}:{key}")).scalar()
         return json.loads(value) if value else None
-
-    def gateway_requests_after(self, mark: dict | None, not_before: float, until: float, limit: int) -> list:
-        """Gateway requests that started in [not_before, until) after the (start, call_id) mark,
-        in that order: a keyset read, so requests with the same start are neither lost nor repeated."""
-        conditions = [requests.c.start >= not_before, requests.c.start < until]
-        if mark:
-            conditions.append(tuple_(requests.c.start, requests.c.call_id) > tuple_(mark["start"], mark["call_id"]))
-        with self.engine.connect() as conn:
-            return conn.execute(select(requests.c.call_id, requests.c.trace_id, requests.c.team, requests.c.start)
-                                .where(and_(*conditions)).order_by(requests.c.start, requests.c.call_id)
-                                .limit(limit)).all()
 
     def commit(self, pending: Pending) -> None:
         with self.engine.begin() as conn:

@@ -16,48 +16,68 @@ import json
 import logging
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from collectors.langfuse.aggregates import ROOTS, Aggregates
 from collectors.langfuse.client import LangfuseClient
 from collectors.langfuse.progress import Pending, Progress
 from collectors.observability_kpis import KpiMapping, build_signals
-from collectors.trace_join import gateway_table_exists
-from monitor.durations import parse_duration
-from monitor.sources import CycleWindow, SourceConfigError, SourceContext, SourceResult
+from signals.source import CycleWindow, SourceConfigError, SourceContext, SourceResult
+from signals.durations import Duration
 
 log = logging.getLogger("aiops_maturity.langfuse")
 
 
 class LangfuseConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    host: str = "https://cloud.langfuse.com"
-    public_key_env: str = "LANGFUSE_PUBLIC_KEY"
-    secret_key_env: str = "LANGFUSE_SECRET_KEY"
-    host_env: str = "LANGFUSE_HOST"
-    api: Literal["auto", "v3", "v4"] = "auto"
-    timeout: float = 10.0            # per HTTP request
-    cycle_budget: float = 20.0       # all requests of one cycle, retries and waits included
-    max_attempts: int = Field(default=3, ge=1, le=10)
-    stale_after: float = 600.0
-    grace: float = 120.0             # Langfuse ingests asynchronously: read nothing younger than this
-    max_lag: float = 600.0           # a watermark further behind jumps ahead (then counts are a sample)
-    slice: float = 60.0              # traces are read in time slices of this length
-    # Pages per cycle: 1 page of 100 traces every 30 s is 288k traces a day, so one page keeps up
-    # with most installations, and a larger volume is sampled (the watermark jumps) rather than
-    # making a cycle cost more.
-    trace_pages: int = Field(default=1, ge=1)
-    score_pages: int = Field(default=1, ge=1)      # v4: pages of /v3/scores per cycle
-    page_limit: int = Field(default=100, ge=1, le=100)
-    evaluation_delay: float = 300.0                # v4: scores created up to this long after a trace count
-    gateway_checks: int = Field(default=50, ge=0)  # 50 per 30 s cycle: 144k requests a day checked, then sampled
-    ids_per_request: int = Field(default=100, ge=2, le=200)
-    weekly_refresh: float = 3600.0
-    retention: float = 2 * 86400.0
-    kpis: KpiMapping = Field(default_factory=KpiMapping)
-
-    _durations = field_validator("timeout", "cycle_budget", "stale_after", "grace", "max_lag", "slice", "weekly_refresh",
-                                 "retention", "evaluation_delay", mode="before")(lambda cls, v: parse_duration(v))
+    host: str = Field(default="https://cloud.langfuse.com", description=(
+        "Base URL of the Langfuse server, used when the variable named by `host_env` is unset; the default is "
+        "Langfuse Cloud (EU)."))
+    public_key_env: str = Field(default="LANGFUSE_PUBLIC_KEY", description=(
+        "Environment variable holding the Langfuse public key, which must be set."))
+    secret_key_env: str = Field(default="LANGFUSE_SECRET_KEY", description=(
+        "Environment variable holding the Langfuse secret key, which must be set."))
+    host_env: str = Field(default="LANGFUSE_HOST", description=(
+        "Environment variable whose value, when set, replaces `host`."))
+    api: Literal["auto", "v3", "v4"] = Field(default="auto", description=(
+        "Langfuse API generation: `auto` detects v3 or v4 at start, `v3` or `v4` skips the detection."))
+    timeout: Duration = Field(default=10.0, description="Timeout of each HTTP request to Langfuse.")
+    cycle_budget: Duration = Field(default=20.0, description=(
+        "Time all requests of one cycle may take together, retries and waits included."))
+    max_attempts: int = Field(default=3, ge=1, le=10, description=(
+        "Attempts per request, the first included, when it meets a retryable HTTP status, a timeout or a "
+        "connection error."))
+    stale_after: Duration = Field(default=600.0, description=(
+        "How long the last collected signals stay in use while collection fails; after that this source's KPIs "
+        "show `no_data`."))
+    grace: Duration = Field(default=120.0, description=(
+        "Data younger than this is not read yet, since Langfuse ingests asynchronously."))
+    max_lag: Duration = Field(default=600.0, description=(
+        "A watermark further behind than this jumps ahead, and the counts are then a sample."))
+    slice: Duration = Field(default=60.0, description="Length of the time slices traces and scores are read in.")
+    # 1 page of 100 traces every 30 s is 288k traces a day, so one page keeps up with most
+    # installations; sampling a larger volume (the watermark jumps) keeps a cycle's cost fixed.
+    trace_pages: int = Field(default=1, ge=1, description=(
+        "Pages of traces read per cycle; a larger volume is sampled rather than read whole."))
+    score_pages: int = Field(default=1, ge=1, description="Pages of scores read per cycle (v4 only).")
+    page_limit: int = Field(default=100, ge=1, le=100, description="Traces or scores per page.")
+    evaluation_delay: Duration = Field(default=300.0, description=(
+        "v4 only: scores created up to this long after their trace still count, as traces are read this far "
+        "behind the scores."))
+    # 50 per 30 s cycle: 144k requests a day checked, then sampled.
+    gateway_checks: int = Field(default=50, ge=0, description=(
+        "Gateway requests checked per cycle for a Langfuse trace (`trace_coverage`), a larger volume being "
+        "sampled; 0 turns the check off."))
+    ids_per_request: int = Field(default=100, ge=2, le=200, description=(
+        "Ids sent in one lookup to Langfuse when checking gateway requests, each request giving two (its call id "
+        "and trace id)."))
+    weekly_refresh: Duration = Field(default=3600.0, description=(
+        "How often the week-over-week aggregates are read again."))
+    retention: Duration = Field(default=2 * 86400.0, description=(
+        "How long the per-minute progress rows (coverage, evaluated and scored counts) are kept; never less "
+        "than the evaluation window."))
+    kpis: KpiMapping = Field(default_factory=KpiMapping, description=(
+        "Which score and tag names feed which KPI, and which signals this source publishes."))
 
 
 def _ts(value: dt.datetime | None) -> float:
@@ -79,7 +99,7 @@ class LangfuseSource:
         self.client = LangfuseClient(self.host, public, secret, config.timeout, config.max_attempts, **extra)
         self.progress = Progress(context.engine, self.name)
         self.aggregates = Aggregates(self.client, config.kpis, context.team_tag_prefix)
-        self.has_gateway = gateway_table_exists(context.engine)
+        self.gateway = context.gateway  # the push source's requests (read-only port), when it runs
         self._weekly: tuple[float, dict] | None = None
         self._last_prune = 0.0
 
@@ -95,7 +115,7 @@ class LangfuseSource:
         if self._weekly is None or window.now - self._weekly[0] >= c.weekly_refresh:
             self._weekly = (window.now, self.aggregates.weekly(window.now))
         pending, info = Pending(), {"api": self.client.generation, "host": self.host}
-        if self.has_gateway and c.gateway_checks:
+        if self.gateway is not None and c.gateway_checks:
             info["gateway_skipped_seconds"] = self._check_gateway(window, pending)
         info["traces_skipped_seconds"] = self._read_traces(window, pending)
         self.progress.commit(pending)  # only a cycle that got this far moves the watermarks
@@ -104,13 +124,13 @@ class LangfuseSource:
             if row is not counts:
                 row.gateway_requests, row.traced_requests = counts.gateway_requests, counts.traced_requests
                 row.evaluated_pool, row.scored_traces = counts.evaluated_pool, counts.scored_traces
-        signals = build_signals(per_team, self._weekly[1], c.kpis, {
-            "trace_coverage": "gateway requests checked behind a watermark",
-            "evaluation_coverage": "traces read behind a watermark"})
+        signals = build_signals(per_team, self._weekly[1], c.kpis)
         if window.now - self._last_prune > 3600:
             self.progress.prune(min(window.start, window.now - c.retention) - 3600)
             self._last_prune = window.now
-        info.update(requests=self.client.requests - before, truncated=self.aggregates.truncated)
+        info.update(requests=self.client.requests - before, truncated=self.aggregates.truncated,
+                    method={"trace_coverage": "gateway requests checked behind a watermark",
+                            "evaluation_coverage": "traces read behind a watermark"})
         return SourceResult(signals, info)
 
     def _floor(self, window: CycleWindow) -> tuple[float, float]:
@@ -121,7 +141,7 @@ class LangfuseSource:
         floor, until = self._floor(window)
         mark = self.progress.watermark("gateway")
         skipped = max(floor - mark["start"], 0.0) if mark else 0.0
-        rows = self.progress.gateway_requests_after(mark if mark and mark["start"] >= floor else None, floor, until,
+        rows = self.gateway.requests_after(mark if mark and mark["start"] >= floor else None, floor, until,
                                                     self.config.gateway_checks)
         per_request = max(self.config.ids_per_request // 2, 1)
         for i in range(0, len(rows), per_request):

@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from collectors.litellm.payload import LoggingPayload, decode_document
+from signals.errors import AiopsError
 
 SUFFIXES = (".json", ".jsonl", ".ndjson", ".log")
 
 
-class PayloadFileError(ValueError):
+class PayloadFileError(AiopsError, ValueError):
     """A path given by the user does not exist or cannot be read."""
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import msgspec
 
 from collectors.limits import MAX_ATTEMPT_SECONDS, MAX_COST_USD, MAX_ID_CHARS, MAX_NAME_CHARS, MAX_TIME, MIN_TIME
+from signals.errors import AiopsError
 
 HEALTH_CHECK_TAG = "litellm-internal-health-check"
 
@@ -35,7 +36,7 @@ _CLIENT_ERROR_CLASSES = {
 }
 
 
-class PayloadError(ValueError):
+class PayloadError(AiopsError, ValueError):
     """A payload that cannot be read as a StandardLoggingPayload; the message names the field."""
 
 

@@ -22,15 +22,15 @@ from collections import defaultdict
 import httpx
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, and_, delete, func, select
 
-from metrics.engine import Measured
-from monitor.durations import parse_duration
-from monitor.labels import bounded_labels
-from monitor.sources import CycleWindow, SourceContext, SourceResult
+from signals.measured import Measured
+from signals.labels import bounded_labels
+from signals.source import CycleWindow, SourceContext, SourceResult
+from signals.teams import UNATTRIBUTED
+from signals.durations import Duration
 
-UNATTRIBUTED = "unattributed"
 PREFIX = "litellm_scrape_"
 # family (as the parser names it, without _total) -> our counter name
 COUNTERS = {
@@ -67,14 +67,17 @@ increases = Table(
 
 class ScrapeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url: str
-    master_key_env: str = "LITELLM_MASTER_KEY"
-    path: str = "/metrics"
-    timeout: float = 10.0
-    stale_after: float = 300.0
-    retention: float = 35 * 86400
-
-    _durations = field_validator("timeout", "stale_after", "retention", mode="before")(lambda cls, v: parse_duration(v))
+    url: str = Field(description="Base URL of the LiteLLM proxy to scrape.")
+    master_key_env: str = Field(default="LITELLM_MASTER_KEY", description=(
+        "Environment variable holding the proxy's master key, sent as a bearer token."))
+    path: str = Field(default="/metrics", description=(
+        "Path of the proxy's Prometheus endpoint; a redirect to `/metrics/` is followed."))
+    timeout: Duration = Field(default=10.0, description="Timeout of each scrape request.")
+    stale_after: Duration = Field(default=300.0, description=(
+        "How long the last collected signals stay in use while collection fails; after that this source's KPIs "
+        "show `no_data`."))
+    retention: Duration = Field(default=35 * 86400, description=(
+        "How long the per-minute counter increases are kept."))
 
 
 def team_of(labels: dict[str, str]) -> str:
@@ -146,7 +149,6 @@ class LiteLLMMetricsSource:
         key = context.environ.get(config.master_key_env)
         self.http = httpx.Client(timeout=config.timeout, follow_redirects=True, trust_env=False, transport=transport,
                                  headers={"Authorization": f"Bearer {key}"} if key else {})
-        metadata.create_all(context.engine)
         self._last: dict[str, dict[str, Measured]] = {}
 
     def scrape(self, now: float) -> dict:

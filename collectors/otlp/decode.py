@@ -19,7 +19,10 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from collectors.limits import MAX_CLOCK_SKEW, MAX_COST_USD, MAX_TIME, MIN_TIME
-from collectors.observability_kpis import UNATTRIBUTED, KpiMapping
+from collectors.observability_kpis import KpiMapping
+from signals.teams import UNATTRIBUTED
+from signals.errors import AiopsError
+from signals.trace_ids import normalise_id
 
 # Trace flags, OR-ed per trace across batches.
 GENAI, SCORED, ESCALATED, MEMORY_ENABLED, MEMORY_USED = 1, 2, 4, 8, 16
@@ -37,7 +40,7 @@ MIN_TIME_NS, MAX_TIME_NS = int(MIN_TIME) * 10**9, int(MAX_TIME) * 10**9
 _NO_SPAN_ID = bytes(8)
 
 
-class BodyError(ValueError):
+class BodyError(AiopsError, ValueError):
     """The body is not a decodable ExportTraceServiceRequest (HTTP 400)."""
 
 
@@ -51,6 +54,37 @@ class Settings:
     tag_attributes: tuple[str, ...] = ("langfuse.trace.tags", "tags", "metadata.tags")
     team_tag_prefix: str | None = "team:"
     clock: Callable[[], float] | None = None  # spans ending more than MAX_CLOCK_SKEW after it are refused
+
+
+@dataclass(frozen=True, slots=True)
+class SpanRules:
+    """What the span loop (`summarise`, `_add_span`) reads from the `Settings`, derived once per batch:
+    the same for every span."""
+
+    mapping: KpiMapping                 # team_from_tags
+    wanted: frozenset[str]              # the span attributes the summary reads (the rest is never copied)
+    team_attributes: tuple[str, ...]
+    tag_attributes: tuple[str, ...]
+    team_tag_prefix: str | None
+    escalation_names: frozenset[str]    # score names whose value >= 0.5 marks the trace escalated
+    escalation_tags: frozenset[str]
+    memory_used_tags: frozenset[str]
+    memory_enabled_tags: frozenset[str]
+    memory_names: frozenset[str]        # span names of a memory lookup (memory used)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "SpanRules":
+        mapping = settings.mapping
+        return cls(
+            mapping=mapping,
+            wanted=frozenset((*settings.team_attributes, *settings.tag_attributes, *MODEL_KEYS, *COST_KEYS,
+                              *CALL_ID_KEYS, *EVAL_KEYS)),
+            team_attributes=tuple(settings.team_attributes), tag_attributes=tuple(settings.tag_attributes),
+            team_tag_prefix=settings.team_tag_prefix,
+            escalation_names=frozenset(s.name for s in mapping.escalation_scores),
+            escalation_tags=frozenset(mapping.escalation_tags), memory_used_tags=frozenset(mapping.memory_used_tags),
+            memory_enabled_tags=frozenset(mapping.memory_enabled_tags),
+            memory_names=frozenset(mapping.memory_observation_names))
 
 
 @dataclass
@@ -169,12 +203,8 @@ def _reject(batch: Batch, span, reason: str) -> None:
 def summarise(request: ExportTraceServiceRequest, settings: Settings, only: set[bytes] | None = None) -> Batch:
     """`only`: count just the spans with these keys (the ones the store had not seen); the others,
     and a span repeated within the body, are counted as duplicates."""
-    mapping = settings.mapping
-    wanted = {*settings.team_attributes, *settings.tag_attributes, *MODEL_KEYS, *COST_KEYS, *CALL_ID_KEYS,
-              EVAL_NAME, EVAL_VALUE, EVAL_LABEL}
-    escalation_names = {s.name for s in mapping.escalation_scores}
-    escalation_tags, used_tags = set(mapping.escalation_tags), set(mapping.memory_used_tags)
-    enabled_tags, memory_names = set(mapping.memory_enabled_tags), set(mapping.memory_observation_names)
+    rules = SpanRules.from_settings(settings)
+    wanted = rules.wanted
     batch = Batch(request=request, settings=settings)
     latest_ns = MAX_TIME_NS if settings.clock is None else int((settings.clock() + MAX_CLOCK_SKEW) * 1e9)
     keys = batch.keys
@@ -214,8 +244,7 @@ def summarise(request: ExportTraceServiceRequest, settings: Settings, only: set[
                         attrs[key] = _value(kv.value)
                     if not genai and key.startswith("gen_ai."):
                         genai = True
-                _add_span(batch, span, attrs, genai, service, resource_team, settings, escalation_names,
-                          escalation_tags, used_tags, enabled_tags, memory_names)
+                _add_span(batch, span, attrs, genai, service, resource_team, rules)
     return batch
 
 
@@ -234,19 +263,20 @@ def _first(attrs: dict, keys) -> object:
 
 
 def _add_span(batch: Batch, span, attrs: dict, genai: bool, service: str, resource_team: str | None,
-              settings: Settings, escalation_names: set, escalation_tags: set, used_tags: set, enabled_tags: set,
-              memory_names: set) -> None:
+              rules: SpanRules) -> None:
+    """One valid, new span into the batch. `attrs`: its attributes named in `rules.wanted`, decoded;
+    `genai`: a GenAI span (a `gen_ai.*` attribute, or LiteLLM's `litellm_request`)."""
     # the hot path of the receiver: plain loops and early outs, no per-span generators
     start, end = span.start_time_unix_nano / 1e9, span.end_time_unix_nano / 1e9
     minute = int(start // 60) * 60
-    team = _first(attrs, settings.team_attributes)
+    team = _first(attrs, rules.team_attributes)
     team = _text(team) or resource_team
     tags: list[str] = []
-    for key in settings.tag_attributes:
+    for key in rules.tag_attributes:
         if key in attrs:
             tags.extend(_tags(attrs[key]))
     if team is None and tags:
-        team = settings.mapping.team_from_tags(tags, settings.team_tag_prefix)
+        team = rules.mapping.team_from_tags(tags, rules.team_tag_prefix)
     model = _text(_first(attrs, MODEL_KEYS)) if genai else ""
     cost = 0.0
     for key in COST_KEYS:
@@ -268,13 +298,13 @@ def _add_span(batch: Batch, span, attrs: dict, genai: bool, service: str, resour
     flags = GENAI if genai else 0
     if tags:
         tag_set = set(tags)
-        if tag_set & escalation_tags:
+        if tag_set & rules.escalation_tags:
             flags |= ESCALATED
-        if tag_set & used_tags:
+        if tag_set & rules.memory_used_tags:
             flags |= MEMORY_USED | MEMORY_ENABLED
-        elif tag_set & enabled_tags:
+        elif tag_set & rules.memory_enabled_tags:
             flags |= MEMORY_ENABLED
-    if span.name in memory_names:
+    if span.name in rules.memory_names:
         flags |= MEMORY_USED | MEMORY_ENABLED
     trace = span.trace_id.hex()
     evaluations = []
@@ -292,7 +322,7 @@ def _add_span(batch: Batch, span, attrs: dict, genai: bool, service: str, resour
         flags |= SCORED
         if value is not None:
             batch.scores.append((score_minute, trace, team, _text(name), value))
-            if name in escalation_names and value >= 0.5:
+            if name in rules.escalation_names and value >= 0.5:
                 flags |= ESCALATED
     if not flags:
         return  # not a GenAI trace (health checks, HTTP plumbing): counted in the span stats only
@@ -305,4 +335,4 @@ def _add_span(batch: Batch, span, attrs: dict, genai: bool, service: str, resour
     for call_key in CALL_ID_KEYS:  # aliases a gateway request can be matched by (the trace id is one too)
         call_id = attrs.get(call_key)
         if isinstance(call_id, str) and call_id:
-            batch.ids.setdefault(call_id.replace("-", "").lower(), minute)
+            batch.ids.setdefault(normalise_id(call_id), minute)

@@ -21,7 +21,7 @@ import logging
 import threading
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import and_, func, select
 from starlette.routing import Route
 
@@ -30,9 +30,9 @@ from collectors.observability_kpis import KpiMapping, build_signals
 from collectors.otlp import tables
 from collectors.otlp.decode import Settings
 from collectors.otlp.receiver import make_endpoint
-from monitor.durations import parse_duration
-from monitor.labels import bounded_labels
-from monitor.sources import CycleWindow, SourceContext, SourceResult
+from signals.labels import bounded_labels
+from signals.source import CycleWindow, SourceContext, SourceResult
+from signals.durations import Duration
 
 log = logging.getLogger("aiops_maturity.otlp")
 DAY = 86400
@@ -40,20 +40,30 @@ DAY = 86400
 
 class OtlpConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    path: str = Field(default="/v1/traces", pattern=r"^/")
-    token_env: str = "AIOPS_OTLP_TOKEN"
-    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    path: str = Field(default="/v1/traces", pattern=r"^/", description="URL path of the OTLP/HTTP trace receiver.")
+    token_env: str = Field(default="AIOPS_OTLP_TOKEN", description=(
+        "Environment variable holding this route's bearer token; when it is unset the route takes "
+        "AIOPS_INGEST_TOKEN."))
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, description=(
+        "Largest request body accepted, in bytes; a larger one is answered 413."))
     team_attributes: list[str] = Field(default_factory=lambda: ["metadata.user_api_key_team_alias",
-                                                                "metadata.user_api_key_team_id"])
-    team_resource_attribute: str | None = "service.namespace"
-    tag_attributes: list[str] = Field(default_factory=lambda: ["langfuse.trace.tags", "tags", "metadata.tags"])
-    settle: float = 180.0
-    retention: float = 2 * DAY
-    stale_after: float = 300.0
-    top_series: int = Field(default=50, ge=1, le=1000)
-    kpis: KpiMapping = Field(default_factory=KpiMapping)
-
-    _durations = field_validator("settle", "retention", "stale_after", mode="before")(lambda cls, v: parse_duration(v))
+                                                                "metadata.user_api_key_team_id"], description=(
+        "Span attributes that give a span's team, the first present winning."))
+    team_resource_attribute: str | None = Field(default="service.namespace", description=(
+        "Resource attribute that gives the team when no span attribute does; null: none."))
+    tag_attributes: list[str] = Field(default_factory=lambda: ["langfuse.trace.tags", "tags", "metadata.tags"],
+                                      description="Span attributes that hold a trace's tags.")
+    settle: Duration = Field(default=180.0, description=(
+        "Per-minute counts this recent are recomputed every cycle, so late spans and gateway requests count."))
+    retention: Duration = Field(default=2 * DAY, description=(
+        "How long per-trace rows and span keys are kept; never less than the evaluation window."))
+    stale_after: Duration = Field(default=300.0, description=(
+        "How long the last collected signals stay in use while collection fails; after that this source's KPIs "
+        "show `no_data`."))
+    top_series: int = Field(default=50, ge=1, le=1000, description=(
+        "Rows exported of the span series per service, team and model."))
+    kpis: KpiMapping = Field(default_factory=KpiMapping, description=(
+        "Which score, tag and span names feed which KPI, and which signals this source publishes."))
 
 
 class OtlpSource:
@@ -64,7 +74,7 @@ class OtlpSource:
         self.config, self.context = config, context
         self.stale_after = config.stale_after
         self.engine = context.engine
-        tables.metadata.create_all(self.engine)
+        self.gateway = context.gateway  # the push source's requests (read-only port) for trace coverage
         self.token = token = route_token(context.environ, config.token_env, context.route_token)
         self.settings = Settings(config.kpis, tuple(config.team_attributes), config.team_resource_attribute,
                                  tuple(config.tag_attributes), context.team_tag_prefix, clock=context.clock)
@@ -94,11 +104,10 @@ class OtlpSource:
     # ------------------------------------------------------------------ cycle
     def collect(self, window: CycleWindow) -> SourceResult:
         start_minute = int(window.start // 60) * 60
-        recomputed = tables.refresh_rollup(self.engine, start_minute, window.now, self.config.settle)
+        recomputed = tables.refresh_rollup(self.engine, self.gateway, start_minute, window.now, self.config.settle)
         per_team = tables.window_counts(self.engine, start_minute, window.end)
         weekly = tables.weekly_counts(self.engine, window.now)
-        signals = build_signals(per_team, weekly, self.config.kpis, {"trace_coverage": "exact join",
-                                                                     "evaluation_coverage": "exact"})
+        signals = build_signals(per_team, weekly, self.config.kpis)
         self._families = self._build_families(start_minute, window.end)
         if window.now - self._last_prune > 3600:
             horizon = min(window.start, window.now - self.config.retention) - 3600
@@ -107,7 +116,8 @@ class OtlpSource:
         with self._lock:
             received = dict(self._received)
         return SourceResult(signals, {"receiver": self.config.path, "minutes_recomputed": recomputed,
-                                      "received": received})
+                                      "received": received,
+                                      "method": {"trace_coverage": "exact join", "evaluation_coverage": "exact"}})
 
     def _build_families(self, start_minute: int, end: float) -> list:
         s = tables.span_stats

@@ -24,8 +24,10 @@ from sqlalchemy import (
 )
 
 from collectors.otlp.decode import ESCALATED, GENAI, MEMORY_ENABLED, MEMORY_USED, SCORED, Batch, summarise
-from collectors.observability_kpis import UNATTRIBUTED, TeamCounts, WeeklyCounts
-from collectors.trace_join import chunks, request_counts, request_ids, requests_in_minutes, upsert
+from collectors.observability_kpis import TeamCounts, WeeklyCounts
+from signals.teams import UNATTRIBUTED
+from collectors.sql import chunks, upsert
+from signals.trace_ids import request_ids
 
 COST = "__cost__"
 metadata = MetaData()
@@ -153,20 +155,20 @@ def _mark_dirty(conn, minutes: set[int]) -> None:
                      [{"minute": m, "version": 1} for m in sorted(minutes)])
 
 
-def refresh_rollup(engine, start_minute: int, now: float, settle: float) -> int:
+def refresh_rollup(engine, gateway, start_minute: int, now: float, settle: float) -> int:
     """Recompute the rollup of minutes that changed; returns how many minutes were recomputed."""
     end_minute = int(now // 60) * 60 + 60
     with engine.connect() as conn:
         marks = dict(conn.execute(select(dirty.c.minute, dirty.c.version)).all())
-        gateway = request_counts(conn, start_minute, end_minute)
         rolled = dict(conn.execute(select(rollup.c.minute, func.sum(rollup.c.requests)).where(
             rollup.c.minute >= start_minute).group_by(rollup.c.minute)).all())
+    gateway_counts = gateway.request_counts(start_minute, end_minute) if gateway is not None else {}
     recent = set(range(int((now - settle) // 60) * 60, end_minute, 60))
-    changed = {m for m, n in gateway.items() if rolled.get(m) != n}
+    changed = {m for m, n in gateway_counts.items() if rolled.get(m) != n}
     minutes = sorted(m for m in set(marks) | recent | changed if m >= start_minute)
     with engine.begin() as conn:
         for chunk in chunks(minutes):
-            rows = _rollup_rows(conn, chunk)
+            rows = _rollup_rows(conn, gateway, chunk)
             conn.execute(delete(rollup).where(rollup.c.minute.in_(chunk)))
             if rows:
                 conn.execute(rollup.insert(), rows)
@@ -179,7 +181,7 @@ def _flag(bit: int):
     return func.sum(case((traces.c.flags.op("&")(bit) != 0, 1), else_=0))
 
 
-def _rollup_rows(conn, minutes: list[int]) -> list[dict]:
+def _rollup_rows(conn, gateway, minutes: list[int]) -> list[dict]:
     acc: dict[tuple, dict] = {}
 
     def row(minute: int, team: str | None) -> dict:
@@ -193,13 +195,13 @@ def _rollup_rows(conn, minutes: list[int]) -> list[dict]:
         target = row(r[0], r[1])
         for name, value in zip(ROLLUP_FIELDS[:5], r[2:]):
             target[name] += int(value or 0)
-    gateway = requests_in_minutes(conn, minutes)
-    wanted = sorted({i for r in gateway for i in request_ids(r.call_id, r.trace_id)})
+    requests = gateway.requests_in_minutes(minutes) if gateway is not None else []
+    wanted = sorted({i for r in requests for i in request_ids(r.call_id, r.trace_id)})
     found: set[str] = set()
     for chunk in chunks(wanted):
         found.update(conn.execute(select(ids.c.id).where(ids.c.id.in_(chunk))).scalars())
         found.update(conn.execute(select(traces.c.trace_id).where(traces.c.trace_id.in_(chunk))).scalars())
-    for r in gateway:
+    for r in requests:
         target = row(r.minute, r.team)
         target["requests"] += 1
         target["traced"] += int(bool(request_ids(r.call_id, r.trace_id) & found))

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from typing import Callable
 
 import httpx
+from signals.errors import AiopsError
 
 RETRYABLE_STATUS = {429, 502, 503, 504}
 
 
-class QueryError(Exception):
+class QueryError(AiopsError):
     """Prometheus rejected the query; the message is Prometheus's own (errorType: error)."""
 
 

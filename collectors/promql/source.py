@@ -8,15 +8,20 @@ This is how a user feeds a KPI we have no native collector for. Config (sources.
     bearer_token_env: PROMETHEUS_TOKEN   # optional
     signals:
       system_health_score:
-        query: avg_over_time(my_slo_ok[1h])
-        samples: 60                 # observations behind the value (min_samples is checked against it)
-      quality_score_avg:
-        query: avg(my_eval_score)
+        query: avg(my_slo_ok)
         mode: range                 # evaluate over the cycle's evaluation window
-        step: 5m
+        step: 1m
         reduce: mean                # of all points: mean | last | min | max | sum
+        samples: points             # observations behind the value (min_samples is checked against it)
+      quality_score_points:         # a ratio KPI reads two signals (quality_score_avg: points / scores)
+        query: sum by (team) (sum_over_time(my_eval_score[1h]))
         team_label: team            # one value per team from this label (plus `all` if the query gives it)
-        samples: points             # the number of points reduced
+      quality_scores:
+        query: sum by (team) (count_over_time(my_eval_score[1h]))
+        team_label: team
+
+A signal that feeds a count (a ratio's part) is read as its value. A KPI the engine computes from
+signals (quality_score_avg) is refused at start with the signals to give instead.
 
 A query that Prometheus rejects fails that signal only (reported in the collector's info and kept at
 its last good value until `stale_after`); Prometheus being unreachable fails the source for the cycle.
@@ -27,12 +32,12 @@ import math
 from typing import Literal
 
 from prometheus_client.core import GaugeMetricFamily
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from collectors.promql.client import PrometheusClient, PrometheusUnavailable, QueryError, Series
-from metrics.engine import Measured
-from monitor.durations import parse_duration
-from monitor.sources import CycleWindow, SourceContext, SourceResult
+from signals.measured import Measured
+from signals.source import CycleWindow, SourceContext, SourceResult
+from signals.durations import Duration, OptionalDuration
 
 REDUCERS = {
     "mean": lambda xs: sum(xs) / len(xs), "last": lambda xs: xs[-1], "min": min, "max": max, "sum": sum,
@@ -41,28 +46,40 @@ REDUCERS = {
 
 class SignalQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    query: str = Field(min_length=1)
-    mode: Literal["instant", "range"] = "instant"
-    range: float | None = None  # range mode: seconds back from now; default the evaluation window
-    step: float = 60.0
-    reduce: Literal["mean", "last", "min", "max", "sum"] = "mean"
-    team_label: str | None = None
-    samples: int | Literal["points"] = 1
-    samples_query: str | None = None  # a query whose value is the sample count (overrides `samples`)
-
-    _durations = field_validator("range", "step", mode="before")(lambda cls, v: None if v is None else parse_duration(v))
+    query: str = Field(min_length=1, description="PromQL expression whose value is the signal.")
+    mode: Literal["instant", "range"] = Field(default="instant", description=(
+        "`instant` evaluates the query at the cycle's time; `range` evaluates it over a window and reduces the "
+        "points."))
+    range: OptionalDuration = Field(default=None, description=(
+        "Range mode: how far back from now the query is evaluated; null uses the evaluation window."))
+    step: Duration = Field(default=60.0, description="Range mode: resolution of the range query.")
+    reduce: Literal["mean", "last", "min", "max", "sum"] = Field(default="mean", description=(
+        "How the points of a team's series are reduced to one value."))
+    team_label: str | None = Field(default=None, description=(
+        "Label that gives one value per team, a series without it being `all`; null requires the query to "
+        "return one series."))
+    samples: int | Literal["points"] = Field(default=1, description=(
+        "Sample count behind the value, checked against the KPI's `min_samples`: a fixed number, or `points` "
+        "for the number of points reduced."))
+    samples_query: str | None = Field(default=None, description=(
+        "Query whose value is the sample count, per team with `team_label`; overrides `samples`."))
 
 
 class PromqlConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url: str
-    timeout: float = 10.0
-    retries: int = Field(default=2, ge=0, le=10)
-    bearer_token_env: str | None = None
-    stale_after: float = 900.0
-    signals: dict[str, SignalQuery] = Field(min_length=1)
+    url: str = Field(description="Base URL of the Prometheus server.")
+    timeout: Duration = Field(default=10.0, description=(
+        "Timeout of each HTTP request, also sent to Prometheus as the query timeout."))
+    retries: int = Field(default=2, ge=0, le=10, description=(
+        "Retries after a connection error, a timeout, 429 or 5xx; a query Prometheus rejects is not retried."))
+    bearer_token_env: str | None = Field(default=None, description=(
+        "Environment variable holding a bearer token sent to Prometheus; null sends none."))
+    stale_after: Duration = Field(default=900.0, description=(
+        "How long a signal keeps its last good value while its query or Prometheus fails; after that it shows "
+        "`no_data`."))
+    signals: dict[str, SignalQuery] = Field(min_length=1, description=(
+        "Signals by name (letters, digits and underscores), each feeding the KPI whose catalog formula names it."))
 
-    _durations = field_validator("timeout", "stale_after", mode="before")(lambda cls, v: parse_duration(v))
 
     @model_validator(mode="after")
     def _names(self) -> "PromqlConfig":
@@ -79,6 +96,7 @@ class PromqlSource:
     def __init__(self, config: PromqlConfig, context: SourceContext, client: PrometheusClient | None = None) -> None:
         self.config, self.context = config, context
         self.stale_after = config.stale_after
+        self.configured_signals = list(config.signals)  # checked against the catalog by the service at start
         headers = {}
         if config.bearer_token_env and context.environ.get(config.bearer_token_env):
             headers["Authorization"] = f"Bearer {context.environ[config.bearer_token_env]}"

@@ -14,23 +14,10 @@ from typing import Any
 
 import yaml
 
-from metrics.validation import read_text_file, yaml_problem
-
-
-class AssessmentError(ValueError):
-    """Base: a user-facing, one-line problem naming the key at fault (the CLI prints it, exit 2)."""
-
-
-class AnswersError(AssessmentError):
-    """An answers file (or an interactive answer) is not valid."""
-
-
-class EvidenceError(AssessmentError):
-    """The evidence input (report JSON or signals) is not valid."""
-
-
-class DefinitionError(AssessmentError):
-    """A packaged data file (questions, models, evidence map) is not valid."""
+from metrics.assessment.definitions import load_definitions
+from metrics.assessment.errors import AnswersError
+from metrics.assessment.questionnaire import load_questionnaire
+from signals.validation import read_text_file, yaml_problem
 
 
 METADATA_KEYS = ("organization", "assessed_by", "date", "notes")
@@ -52,9 +39,6 @@ class Answers:
 
 
 def schemas() -> dict[str, Schema]:
-    from metrics.assessment.definitions import load_definitions
-    from metrics.assessment.questionnaire import load_questionnaire
-
     questionnaire, definitions = load_questionnaire(), load_definitions()
     return {
         "aiops": Schema("aiops", "answers", tuple(questionnaire.ids), questionnaire.scale.min, questionnaire.scale.max),

@@ -8,9 +8,9 @@ from typing import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from metrics.assessment.answers import DefinitionError
+from metrics.assessment.errors import DefinitionError
 from metrics.assessment.questionnaire import load_questionnaire
-from metrics.validation import parse_yaml_model
+from signals.validation import parse_yaml_model
 
 
 class _Strict(BaseModel):

@@ -17,9 +17,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from metrics.assessment.answers import DefinitionError, EvidenceError
+from metrics.assessment.errors import DefinitionError, EvidenceError
 from metrics.assessment.result import EvidenceItem, ScoredAnswer, apply_cap
-from metrics.validation import parse_yaml_model
+from signals.validation import parse_yaml_model
 
 DEFAULT_MIN_SAMPLES = 20
 Evidence = dict[str, dict[str, Any]]

@@ -6,8 +6,8 @@ from __future__ import annotations
 from metrics.assessment.definitions import load_definitions
 from metrics.assessment.evidence import DEFAULT_MIN_SAMPLES, Rule, load_evidence_map
 from metrics.assessment.questionnaire import load_questionnaire
+from metrics.catalog import SYMBOL
 
-SYMBOL = {"lt": "<", "le": "≤", "gt": ">", "ge": "≥"}
 
 INTRO = """\
 # Self-assessment: evidence caps and crosswalk

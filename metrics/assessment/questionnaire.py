@@ -9,10 +9,10 @@ from typing import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from metrics.assessment.answers import DefinitionError
+from metrics.assessment.errors import DefinitionError
 from metrics.assessment.evidence import Evidence, cap
 from metrics.assessment.result import ModelResult, kpi_entries, lopsided
-from metrics.validation import parse_yaml_model
+from signals.validation import parse_yaml_model
 
 
 class _Strict(BaseModel):

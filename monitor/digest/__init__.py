@@ -1,7 +1,7 @@
 """The weekly digest: built from the snapshot history (builder.py, analysis.py), rendered as
 Markdown and self-contained HTML with PNG charts (render.py, charts.py, templates/), delivered by
-monitor/delivery and scheduled by monitor/scheduling.py. See README.md beside this file.
+monitor/digest/delivery and scheduled by monitor/runtime/scheduling.py. See README.md beside this file.
 
     from monitor.digest.runner import DigestRunner, digest_command
-    from monitor.digest.demo import write_demo_digest
+    from monitor.demo.digest import write_demo_digest
 """

@@ -15,7 +15,7 @@ from metrics.teams import ALL
 from monitor.digest import analysis
 from monitor.digest.hooks import claims_section, incidents_section
 from monitor.digest.week import week_bounds
-from monitor.history import ASSESSMENT_PREFIX, History
+from monitor.storage.history import ASSESSMENT_PREFIX, History
 
 WEEK = 7 * 86400
 

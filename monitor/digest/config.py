@@ -12,7 +12,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from monitor.digest.week import zone
-from monitor.durations import parse_duration
+from signals.durations import Duration
+from signals import plugins
 
 DEFAULT_HEADLINE_KPIS = ["api_error_rate", "provider_availability", "latency_p95_seconds", "cache_hit_rate",
                          "cost_attribution_coverage", "monthly_spend_usd"]
@@ -33,9 +34,10 @@ def _refuse(data: Any, keys: tuple[str, ...], variable_field: str, section: str)
 
 
 class SlackConfig(_Section):
-    enabled: bool = False
-    url_env: str = "AIOPS_SLACK_WEBHOOK_URL"  # the incoming-webhook URL is a secret: environment only
-    timeout: float = Field(default=10, gt=0)
+    enabled: bool = Field(default=False, description="Whether the digest is posted to a Slack incoming webhook.")
+    url_env: str = Field(default="AIOPS_SLACK_WEBHOOK_URL", description=(
+        "Environment variable holding the incoming-webhook URL, a secret never read from the file."))
+    timeout: float = Field(default=10, gt=0, description="Timeout of the request to Slack, in seconds.")
 
     @model_validator(mode="before")
     @classmethod
@@ -44,15 +46,21 @@ class SlackConfig(_Section):
 
 
 class EmailConfig(_Section):
-    enabled: bool = False
-    host: str = "localhost"
-    port: int = Field(default=587, ge=1, le=65535)
-    security: Literal["starttls", "ssl", "none"] = "starttls"
-    username: str | None = None
-    password_env: str = "AIOPS_SMTP_PASSWORD"
-    sender: str = "aiops-maturity@localhost"
-    recipients: list[str] = Field(default_factory=list)
-    timeout: float = Field(default=30, gt=0)
+    enabled: bool = Field(default=False, description=(
+        "Whether the digest is sent by e-mail; needs at least one address in `recipients`."))
+    host: str = Field(default="localhost", description="Host name of the SMTP server.")
+    port: int = Field(default=587, ge=1, le=65535, description="Port of the SMTP server.")
+    security: Literal["starttls", "ssl", "none"] = Field(default="starttls", description=(
+        "Connection security: `starttls` upgrades a plain connection, `ssl` connects over TLS, `none` uses "
+        "neither."))
+    username: str | None = Field(default=None, description=(
+        "SMTP login name; null sends without logging in."))
+    password_env: str = Field(default="AIOPS_SMTP_PASSWORD", description=(
+        "Environment variable holding the SMTP password, needed when `username` is set and never read from "
+        "the file."))
+    sender: str = Field(default="aiops-maturity@localhost", description="From address of the digest e-mail.")
+    recipients: list[str] = Field(default_factory=list, description="Addresses the digest is sent to.")
+    timeout: float = Field(default=30, gt=0, description="Timeout of each SMTP network operation, in seconds.")
 
     @model_validator(mode="before")
     @classmethod
@@ -67,35 +75,59 @@ class EmailConfig(_Section):
 
 
 class DeliveryConfig(_Section):
-    slack: SlackConfig = Field(default_factory=SlackConfig)
-    email: EmailConfig = Field(default_factory=EmailConfig)
-    retries: int = Field(default=3, ge=0, le=10)  # tries after the first, within one run, with backoff
-    backoff: float = 2.0  # first wait; doubles each try, capped by max_backoff
-    max_backoff: float = 60.0
-    retry_interval: float = 300.0  # failed deliveries are tried again this often (from the collection cycle)
-    give_up_after: float = 14 * 86400  # after the week ended
-    lease: float = 600.0  # a claimed delivery whose process died is taken over after this
-
-    _durations = field_validator("backoff", "max_backoff", "retry_interval", "give_up_after", "lease",
-                                 mode="before")(lambda cls, v: parse_duration(v))
+    slack: SlackConfig = Field(default_factory=SlackConfig, description="Delivery to a Slack incoming webhook.")
+    email: EmailConfig = Field(default_factory=EmailConfig, description="Delivery by e-mail over SMTP.")
+    retries: int = Field(default=3, ge=0, le=10, description=(
+        "Retries of a transient failure after the first try, within one delivery run, with exponential backoff."))
+    backoff: Duration = Field(default=2.0, description=(
+        "Wait before the first retry; it doubles with each retry, up to `max_backoff`."))
+    max_backoff: Duration = Field(default=60.0, description="Longest wait between two retries.")
+    retry_interval: Duration = Field(default=300.0, description=(
+        "How often the collection cycle tries a failed delivery again."))
+    give_up_after: Duration = Field(default=14 * 86400, description=(
+        "How long after the week's end a failed delivery is still tried again."))
+    lease: Duration = Field(default=600.0, description=(
+        "How long a delivery claimed by a process that died stays claimed before another process sends it."))
 
 
 class DigestConfig(_Section):
-    enabled: bool = True
-    out_dir: Path = Path("aiops-data/digests")
-    timezone: str = "UTC"
-    day_of_week: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
-    time: str = "08:00"
-    misfire_grace: float = 6 * 86400  # a run missed while down still runs (once) if this late at most
-    weeks: int = Field(default=8, ge=2, le=52)  # trend charts span
-    headline_kpis: list[str] = Field(default_factory=lambda: list(DEFAULT_HEADLINE_KPIS))
-    top_movers: int = Field(default=8, ge=1, le=50)
-    link: str | None = None  # URL template of the published digest, e.g. https://ops.example/digests/{week}.html
-    answers: Path | None = None  # answers file for "claims vs evidence"; default: assessment.answers
-    incidents_provider: str | None = None  # "module:function" (engine, start, end) -> list of incident dicts
-    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    enabled: bool = Field(default=True, description=(
+        "Whether the service writes and sends the digest every week by itself."))
+    out_dir: Path = Field(default=Path("aiops-data/digests"), description=(
+        "Folder the digest is written to, one subfolder per ISO week."))
+    timezone: str = Field(default="UTC", description=(
+        "IANA time zone of the schedule and of the weeks (Monday 00:00 to Monday 00:00)."))
+    day_of_week: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field(default="mon", description=(
+        "Weekday on which the digest of the past week is made and sent."))
+    time: str = Field(default="08:00", description=(
+        "Time of day, HH:MM (24 h) in `timezone`, at which the digest is made and sent."))
+    misfire_grace: Duration = Field(default=6 * 86400, description=(
+        "A weekly run missed while the service was down still runs once at start-up if it is at most this late."))
+    weeks: int = Field(default=8, ge=2, le=52, description="Number of weeks the trend charts span.")
+    headline_kpis: list[str] = Field(default_factory=lambda: list(DEFAULT_HEADLINE_KPIS), description=(
+        "KPIs drawn as trend charts beside the organisation's score."))
+    top_movers: int = Field(default=8, ge=1, le=50, description=(
+        "How many of the biggest week-over-week KPI movers the digest lists."))
+    link: str | None = Field(default=None, description=(
+        "URL template of the published digest, `{week}` replaced by the ISO week, for the button in the Slack "
+        "message; null shows no button."))
+    answers: Path | None = Field(default=None, description=(
+        "Self-assessment answers file for \"claims vs evidence\"; null uses `assessment.answers`."))
+    # The provider is called as provider(engine, start, end) -> list of incident dicts.
+    incidents_provider: str | None = Field(default=None, description=(
+        "Incident-provider plugin (entry point group `aiops_maturity.incident_providers`, e.g. `alertmanager`) "
+        "that gives the week's incidents; null gives none."))
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig, description=(
+        "Channels beside the folder (Slack, e-mail) and their retry policy."))
 
-    _grace = field_validator("misfire_grace", mode="before")(lambda cls, v: parse_duration(v))
+    @field_validator("incidents_provider")
+    @classmethod
+    def _known_provider(cls, value: str | None) -> str | None:
+        if value is not None and value not in plugins.available(plugins.INCIDENT_PROVIDERS):
+            known = ", ".join(plugins.available(plugins.INCIDENT_PROVIDERS)) or "none"
+            raise ValueError(f"unknown incident provider '{value}' (known: {known})")
+        return value
+
 
     @field_validator("timezone")
     @classmethod

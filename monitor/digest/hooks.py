@@ -5,15 +5,16 @@
   ISO 8601; None while open), `autonomous`. An empty list gives "none this week".
 - `claims_section(crosswalk)`: the self-assessment crosswalk (`metrics.assessment.crosswalk_dict`,
   or a mapping model -> ModelResult.as_dict()); None when no answers are configured.
-- `load_incident_provider("module:function")` and `crosswalk_from_answers(path, report)`.
+- `load_incident_provider(name)` (a plugin) and `crosswalk_from_answers(path, report)`.
 """
 from __future__ import annotations
 
-import importlib
 import statistics
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
+
+from signals import plugins
 
 
 def _ts(value: Any) -> float | None:
@@ -86,14 +87,12 @@ def claims_section(crosswalk: dict[str, Any] | None) -> dict[str, Any] | None:
     return {"models": rows}
 
 
-def load_incident_provider(spec: str | None) -> Callable[..., list[dict[str, Any]]] | None:
-    """`module:function`, called as function(engine, start, end) -> list of incident dicts."""
-    if not spec:
+def load_incident_provider(name: str | None) -> Callable[..., list[dict[str, Any]]] | None:
+    """The provider plugin of that name (entry-point group `aiops_maturity.incident_providers`),
+    called as provider(engine, start, end) -> list of incident dicts."""
+    if not name:
         return None
-    module, _, attribute = spec.partition(":")
-    if not module or not attribute:
-        raise ValueError(f"digest.incidents_provider: expected module:function, got {spec!r}")
-    return getattr(importlib.import_module(module), attribute)
+    return plugins.load(plugins.INCIDENT_PROVIDERS, name, "digest.incidents_provider")
 
 
 def crosswalk_from_answers(path: Path, report: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from monitor.digest import charts
 from monitor.digest.builder import Digest
-from monitor.render import SYMBOL, format_value
+from metrics.catalog import SYMBOL
+from monitor.render import format_value
 
 TEMPLATES = Path(__file__).with_name("templates")
 STATUS_TEXT = {"met": "met", "unmet": "unmet", "no_data": "no data", None: "—"}

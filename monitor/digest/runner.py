@@ -10,19 +10,19 @@ from typing import Any, Callable
 from sqlalchemy.engine import Engine
 
 from metrics.teams import ALL
-from monitor.delivery import Channel, Ledger, Outcome, build_channels, deliver
+from monitor.digest.delivery import Channel, Ledger, Outcome, build_channels, deliver
 from monitor.digest.builder import build_digest
 from monitor.digest.config import DigestConfig
 from monitor.digest.hooks import crosswalk_from_answers, load_incident_provider
 from monitor.digest.render import Rendered, render
 from monitor.digest.week import last_complete_week, week_bounds, zone
-from monitor.history import History, HistoryConfig
+from monitor.storage.history import History, HistoryConfig
 
 log = logging.getLogger("aiops_maturity")
 
 
 def section(config: Any, name: str, default: type) -> Any:
-    """A config section, or its defaults while monitor/config.py does not have it."""
+    """A config section, or its defaults while monitor/runtime/config.py does not have it."""
     return getattr(config, name, None) or default()
 
 
@@ -122,14 +122,15 @@ def digest_command(config: Any, out_dir: Path, week: str | None = None, send: bo
     Returns (week, path of the HTML, delivery outcomes)."""
     import os
 
-    from monitor.delivery import FolderChannel
-    from monitor.store import Store
+    from monitor.digest.delivery import FolderChannel
+    from collectors.litellm.store import Store
+    from monitor.storage.database import open_database
 
     digest_config: DigestConfig = section(config, "digest", DigestConfig)
     env = dict(os.environ if environ is None else environ)
     week = week or last_complete_week(time.time(), zone(digest_config.timezone))
     channels = build_channels(digest_config, env)[1:] if send else []  # validate secrets before any work
-    store = Store(config.store.url, config.store.raw_retention, config.store.minute_retention,
+    store = Store(open_database(config.store.url), config.store.raw_retention, config.store.minute_retention,
                   config.store.hour_retention)
     try:
         runner = DigestRunner(store.engine, config, env, channels=channels)

@@ -4,11 +4,12 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from signals.errors import AiopsError
 
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 
 
-class WeekError(ValueError):
+class WeekError(AiopsError, ValueError):
     """Not an ISO week (YYYY-Www)."""
 
 

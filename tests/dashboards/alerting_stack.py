@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -17,8 +16,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from integration_support import ManagedProcess, clean_env, free_port, wait_until  # noqa: E402
+from tests.integration.integration_support import ManagedProcess, clean_env, free_port, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 RULES = REPO / "dashboards" / "prometheus" / "aiops-rules.yml"

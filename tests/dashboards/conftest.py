@@ -1,36 +1,15 @@
-"""Fixtures for the dashboard and alert-rule tests: the real binaries, and one alerting stack per
-module (demo -> Prometheus with the generated rules -> Alertmanager -> a webhook the test holds)."""
+"""Fixtures for the live dashboard and alert-rule tests: one alerting stack per module (demo ->
+Prometheus with the generated rules -> Alertmanager -> a webhook the test holds)."""
 from __future__ import annotations
-
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from integration_support import VENV_BIN, require_executable  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def promtool_bin() -> Path:
-    return require_executable(["/usr/bin/promtool", "promtool"], "promtool (Debian package prometheus)")
-
-
-@pytest.fixture(scope="session")
-def amtool_bin() -> Path:
-    return require_executable(["/usr/bin/amtool", "amtool"], "amtool (Debian package prometheus-alertmanager)")
-
-
-@pytest.fixture(scope="session")
-def compose_bin() -> Path:
-    return require_executable(["/usr/bin/docker-compose", "docker-compose"],
-                              "docker-compose (Debian package docker-compose)")
+from tests.integration.integration_support import VENV_BIN, require_executable
 
 
 @pytest.fixture(scope="module")
 def alerting_stack(tmp_path_factory):
-    from alerting_stack import start_stack
+    from tests.dashboards.alerting_stack import start_stack
 
     started: list = []
     binaries = (

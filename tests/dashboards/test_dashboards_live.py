@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from alerting_stack import JOB, WEBHOOK_TOKEN, metric_names, substitute
-from integration_support import wait_until
+from tests.dashboards.alerting_stack import JOB, WEBHOOK_TOKEN, metric_names, substitute
+from tests.integration.integration_support import wait_until
 from metrics.catalog import load_catalog
-from monitor.dashboards import EXPECTED_EMPTY, FUTURE_SERIES, panel_queries, variable_queries
-from monitor.rules import HELD_LOOKBACK, rule_specs
+from monitor.generate.dashboards import EXPECTED_EMPTY, FUTURE_SERIES, panel_queries, variable_queries
+from monitor.generate.rules import HELD_LOOKBACK, rule_specs
 
 pytestmark = pytest.mark.integration
 

@@ -11,8 +11,8 @@ from typing import Callable
 import httpx
 import pytest
 
-from integration_support import VENV_BIN, require_executable, start_monitor
-from monitor.server import RunningMonitor
+from tests.integration.integration_support import VENV_BIN, require_executable, start_monitor
+from monitor.runtime.server import RunningMonitor
 
 
 @pytest.fixture

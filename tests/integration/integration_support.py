@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import pytest
 
-from recorded import LITELLM_SAMPLES
+from tests.recorded import LITELLM_SAMPLES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = LITELLM_SAMPLES
@@ -128,9 +128,9 @@ class ManagedProcess:
 def start_monitor(data_dir: Path, token: str | None = INGEST_TOKEN, **sections):
     """An in-process monitor (HTTP server on a free port, scheduler) with SQLite under data_dir.
     The scheduler interval is an hour: the tests run cycles themselves."""
-    from monitor.config import build_config
-    from monitor.server import RunningMonitor
-    from monitor.service import Monitor
+    from monitor.runtime.config import build_config
+    from monitor.runtime.server import RunningMonitor
+    from monitor.runtime.service import Monitor
 
     data: dict[str, Any] = {"store": {"url": f"sqlite:///{data_dir / 'history.db'}"},
                             "scheduler": {"interval_seconds": 3600}}

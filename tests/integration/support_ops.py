@@ -11,7 +11,7 @@ from typing import Callable
 import httpx
 import pytest
 
-from integration_support import ManagedProcess, clean_env, free_port, require_executable, wait_until
+from tests.integration.integration_support import ManagedProcess, clean_env, free_port, require_executable, wait_until
 
 START_TIMEOUT = 30
 
@@ -109,17 +109,19 @@ receivers:
 
 def start_ops_monitor(data_dir: Path, make_sources: Callable, environ: dict[str, str] | None = None, **sections):
     """A RunningMonitor (real HTTP server, free port) whose sources `make_sources(context)` builds."""
-    from monitor.config import build_config
-    from monitor.server import RunningMonitor
-    from monitor.service import Monitor
-    from monitor.sources import SourceContext
-    from monitor.store import Store
+    from monitor.runtime.config import build_config
+    from monitor.runtime.server import RunningMonitor
+    from monitor.runtime.service import Monitor
+    from monitor.runtime.sources import wire_ports
+    from signals.source import SourceContext
+    from collectors.litellm.store import Store
+    from monitor.storage.database import open_database
 
     data = {"store": {"url": f"sqlite:///{data_dir / 'history.db'}"}, "scheduler": {"interval_seconds": 3600}, **sections}
     config = build_config(data, environ={})
-    store = Store(config.store.url)
+    store = Store(open_database(config.store.url))
     import time
 
-    context = SourceContext(store.engine, time.time, dict(environ or {}), config.teams.tag_prefix)
-    monitor = Monitor(config, store=store, sources=make_sources(context))
+    context = SourceContext(store.engine, time.time, dict(environ or {}), config.teams.tag_prefix, gateway=store)
+    monitor = Monitor(config, store=store, sources=wire_ports(make_sources(context), context))
     return RunningMonitor(monitor, host="127.0.0.1", port=0).start(timeout=20)

@@ -12,7 +12,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,16 +21,16 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from integration_support import clean_env, require_executable
+from tests.integration.integration_support import clean_env, require_executable
 from monitor.digest.builder import build_digest
 from monitor.digest.render import render, write_files
-from monitor.history import History
-from monitor.store import Store
+from monitor.storage.history import History
+from collectors.litellm.store import Store
+from monitor.storage.database import open_database
+from tests.monitor.digest.digest_support import DAY, W02, fake_report, seed_weeks
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "monitor" / "digest"))
-from digest_support import DAY, W02, fake_report, seed_weeks  # noqa: E402
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -137,7 +136,7 @@ def probe(binary: Path, page: Path, workdir: Path, proxy: CountingProxy) -> dict
 
 @pytest.fixture
 def digest_page(tmp_path) -> Path:
-    store = Store(f"sqlite:///{tmp_path / 'h.db'}")
+    store = Store(open_database(f"sqlite:///{tmp_path / 'h.db'}"))
     history = History(store.engine)
     seed_weeks(history, W02, 8, [{"error_rate": 0.12 - 0.012 * k, "cache_rate": 0.1 + 0.04 * k,
                                   "attributed": 0.6 + 0.04 * k, "latency": 0.7 - 0.03 * k} for k in range(8)])
@@ -177,7 +176,7 @@ def test_the_digest_renders_offline_with_every_chart_decoded(chromium, digest_pa
 
 
 def test_a_week_without_data_renders_its_message_and_no_image(chromium, tmp_path, proxy):
-    store = Store(f"sqlite:///{tmp_path / 'empty.db'}")
+    store = Store(open_database(f"sqlite:///{tmp_path / 'empty.db'}"))
     page = write_files(render(build_digest(History(store.engine), "2026-W09", now=W02 + 60 * DAY)), tmp_path / "out")["html"]
     store.close()
     result = probe(chromium, page, tmp_path, proxy)

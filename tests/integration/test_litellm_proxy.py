@@ -33,7 +33,7 @@ import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from integration_support import (
+from tests.integration.integration_support import (
     INGEST_TOKEN, SAMPLES, Expected, ManagedProcess, clean_env, evidence_counts, expected_by_team, free_port,
     is_health_check, load_sample_payloads, renamed, shift_to, start_monitor, wait_until,
 )
@@ -163,7 +163,7 @@ def proxy_run(tmp_path_factory, litellm_bin) -> ProxyRun:
     work = tmp_path_factory.mktemp("litellm_proxy")
     running = start_monitor(work / "monitor")
     recorded: list[dict] = []
-    original_ingest = running.monitor.ingest
+    original_ingest = running.monitor.push.ingest
 
     def recording_ingest(items, route="http"):
         items = list(items)
@@ -172,7 +172,7 @@ def proxy_run(tmp_path_factory, litellm_bin) -> ProxyRun:
         recorded.extend(d.get("standard_logging_object") or d for d in as_dicts if isinstance(d, dict))
         return original_ingest(items, route)
 
-    running.monitor.ingest = recording_ingest  # the HTTP route looks the method up per request
+    running.monitor.push.ingest = recording_ingest  # the push route looks the method up per request
 
     shutil.copy(SAMPLES / "custom_auth_example.py", work / "custom_auth.py")
     (work / "proxy.yaml").write_text(PROXY_CONFIG % {"master": MASTER_KEY})

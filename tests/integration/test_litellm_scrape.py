@@ -18,8 +18,8 @@ import uuid
 import httpx
 import pytest
 
-from integration_support import SAMPLES, ManagedProcess, clean_env, free_port, wait_until
-from support_ops import start_prometheus
+from tests.integration.integration_support import SAMPLES, VENV_BIN, ManagedProcess, clean_env, free_port, wait_until
+from tests.integration.support_ops import start_prometheus
 
 pytestmark = pytest.mark.integration
 
@@ -72,7 +72,7 @@ class Proxy:
     def start(self, extra: str = "") -> None:
         (self.work / "proxy.yaml").write_text(CONFIG % {"master": MASTER, "extra": extra})
         env = clean_env(LITELLM_LOCAL_MODEL_COST_MAP="True", PYTHONPATH=str(self.work))
-        litellm = shutil.which("litellm", path=str(__import__("integration_support").VENV_BIN)) or "litellm"
+        litellm = shutil.which("litellm", path=str(VENV_BIN)) or "litellm"
         self.process = ManagedProcess("litellm-proxy", [litellm, "--config", self.work / "proxy.yaml", "--host",
                                                         "127.0.0.1", "--port", str(self.port)],
                                       self.work / "proxy.log", env=env, cwd=self.work)
@@ -119,21 +119,22 @@ def total(sent: dict, key: str) -> int:
 def rig(tmp_path_factory):
     from collectors.deployments.source import DeploymentsConfig, DeploymentsSource
     from collectors.litellm.scrape import LiteLLMMetricsSource, ScrapeConfig
-    from monitor.sources import SourceContext
-    from monitor.store import Store
+    from signals.source import SourceContext
+    from collectors.litellm.store import Store
+    from monitor.storage.database import open_database
 
     work = tmp_path_factory.mktemp("litellm_scrape")
     shutil.copy(SAMPLES / "custom_auth_example.py", work / "custom_auth.py")
     proxy = Proxy(work, free_port())
     prometheus = None
-    store = Store(f"sqlite:///{work / 'history.db'}")
+    store = Store(open_database(f"sqlite:///{work / 'history.db'}"))
     try:
         proxy.start()
         prom_base, prometheus = start_prometheus(work, (
             f"  - job_name: litellm\n    metrics_path: /metrics/\n"
             f"    authorization: {{credentials: {MASTER}}}\n"
             f"    static_configs:\n      - targets: ['127.0.0.1:{proxy.port}']\n"))
-        context = SourceContext(store.engine, time.time, {"LITELLM_MASTER_KEY": MASTER})
+        context = SourceContext(store.engine, time.time, {"LITELLM_MASTER_KEY": MASTER}, gateway=store)
         scrape = LiteLLMMetricsSource(ScrapeConfig(url=proxy.base), context)
         deployments = DeploymentsSource(DeploymentsConfig.model_validate({"litellm": {"url": proxy.base}}), context)
         yield proxy, prom_base, scrape, deployments, context
@@ -146,7 +147,7 @@ def rig(tmp_path_factory):
 
 
 def window(start: float):
-    from monitor.sources import CycleWindow
+    from signals.source import CycleWindow
 
     now = time.time()
     return CycleWindow(now, start, now, now - 30 * 86400)

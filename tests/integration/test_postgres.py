@@ -1,7 +1,7 @@
 """The history store on a real PostgreSQL server (Debian's package, started on 127.0.0.1) and on
 SQLite: kill -9 in the middle of collection cycles loses nothing committed; the service runs on
 PostgreSQL and survives kill -9; replicas sharing one PostgreSQL send the weekly digest once. (The store, history, migration, ledger and scheduler unit tests run on both databases
-through the `store_url` fixture in tests/monitor/conftest.py.)"""
+through the `store_url` fixture in tests/conftest.py.)"""
 from __future__ import annotations
 
 import random
@@ -16,27 +16,25 @@ import pytest
 import yaml
 from sqlalchemy import func, select, text
 
-from integration_support import (INGEST_TOKEN, ManagedProcess, clean_env, expected_by_team, free_port,
-                                 load_sample_payloads, shift_to, wait_until)
+from tests.integration.integration_support import (INGEST_TOKEN, REPO_ROOT, ManagedProcess, clean_env, expected_by_team,
+                                                   free_port, load_sample_payloads, shift_to, wait_until)
 from metrics.catalog import load_catalog
-from postgres_support import postgres_server, postgres_url  # noqa: F401 - fixtures
-from monitor.delivery.ledger import Ledger
+from monitor.digest.delivery.ledger import Ledger
 from monitor.digest.config import DigestConfig
-from monitor.history import History, snapshot_kpis, snapshots
-from monitor.scheduling import DIGEST_JOB_ID, SHARED, build_scheduler, ensure_digest_job, stop_scheduler
-from monitor.store import Store, seen_attempts
+from monitor.storage.history import History, snapshot_kpis, snapshots
+from monitor.runtime.scheduling import DIGEST_JOB_ID, SHARED, build_scheduler, ensure_digest_job, stop_scheduler
+from collectors.litellm.store import Store, seen_attempts
+from monitor.storage.database import open_database
 
 pytestmark = pytest.mark.integration
-TESTS = Path(__file__).resolve().parents[1]
 T0 = 1_899_999_960.0  # a whole minute: the 60 s cadence slots start there
 
 WRITER = """
 import itertools, sys, time
-from monitor.config import build_config
-from monitor.history import History, HistoryConfig
-from monitor.service import Monitor
-sys.path.append(sys.argv[3])  # tests/, for scenario.py; after the imports above: tests/metrics must not shadow metrics
-from scenario import scenario_payloads
+from monitor.runtime.config import build_config
+from monitor.storage.history import History, HistoryConfig
+from monitor.runtime.service import Monitor
+from tests.scenario import scenario_payloads  # the repository root is on PYTHONPATH (see crash_mid_cycle)
 
 url, first = sys.argv[1], int(sys.argv[2])
 monitor = Monitor(build_config({"evaluation_window": "1h", "store": {"url": url}}, environ={}))
@@ -45,7 +43,7 @@ for k in itertools.count(first):
     now = time.time()
     items = [dict(p, id=f"{p['id']}-{k}", litellm_call_id=f"{p['litellm_call_id']}-{k}")
              for p in scenario_payloads(t0=now - 30, rounds=1)]
-    accepted = monitor.ingest(items).accepted
+    accepted = monitor.push.ingest(items).accepted
     print(f"ingested {k} {accepted}", flush=True)
     print(f"cycle {k}", flush=True)
     report = monitor.run_cycle()
@@ -61,8 +59,8 @@ def lines(process: ManagedProcess) -> list[str]:
 def crash_mid_cycle(url: str, workdir: Path, first: int, name: str) -> list[str]:
     """Run the writer until it acknowledged three snapshots, kill -9 it just after it starts a
     cycle, and return what it had printed (everything printed was committed before)."""
-    process = ManagedProcess(name, [sys.executable, "-c", WRITER, url, str(first), str(TESTS)], workdir / f"{name}.log",
-                             env=clean_env(), cwd=workdir)
+    process = ManagedProcess(name, [sys.executable, "-c", WRITER, url, str(first)], workdir / f"{name}.log",
+                             env=clean_env(PYTHONPATH=str(REPO_ROOT)), cwd=workdir)  # the root, for tests.scenario
     try:
         def acknowledged():
             if not process.alive():
@@ -89,7 +87,7 @@ def test_kill_9_mid_cycle_loses_nothing_committed(backend, tmp_path, request):
     acked_attempts = sum(int(n) for n in re.findall(r"^ingested \d+ (\d+)$", "\n".join(printed), re.M))
     assert len(acked_snapshots) >= 6
 
-    store = Store(url)
+    store = Store(open_database(url))
     try:
         with store.engine.connect() as conn:
             if backend == "sqlite":
@@ -146,8 +144,9 @@ import sys, time
 from types import SimpleNamespace
 from monitor.digest.config import DigestConfig
 from monitor.digest.runner import DigestRunner
-from monitor.scheduling import build_scheduler, start_scheduler
-from monitor.store import Store
+from monitor.runtime.scheduling import build_scheduler, start_scheduler
+from collectors.litellm.store import Store
+from monitor.storage.database import open_database
 
 url, out, hook = sys.argv[1:4]
 config = SimpleNamespace(model="aiops", scheduler=SimpleNamespace(interval_seconds=3600), digest=DigestConfig.model_validate(
@@ -159,7 +158,7 @@ class Runner(DigestRunner):
         print("ran", " ".join(f"{o.channel}={o.status}" for o in outcomes), flush=True)
         return outcomes
 
-store = Store(url)
+store = Store(open_database(url))
 runner = Runner(store.engine, config, environ={"AIOPS_SLACK_WEBHOOK_URL": hook})
 monitor = SimpleNamespace(config=config, safe_cycle=lambda: None)
 start_scheduler(build_scheduler(store.engine, config), monitor, runner)
@@ -170,10 +169,9 @@ while True:
 
 
 def test_replicas_on_one_postgresql_send_the_weekly_digest_once(postgres_url, tmp_path):
-    sys.path.insert(0, str(TESTS / "monitor" / "digest"))
-    from digest_support import W02, FakeWebhook, seed_weeks
+    from tests.monitor.digest.digest_support import W02, FakeWebhook, seed_weeks
 
-    store = Store(postgres_url)
+    store = Store(open_database(postgres_url))
     seed_weeks(History(store.engine), W02, 2)
     digest = DigestConfig()
     scheduler = build_scheduler(store.engine, SimpleNamespace(digest=digest))

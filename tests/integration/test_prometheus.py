@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from integration_support import (
+from tests.integration.integration_support import (
     ManagedProcess, clean_env, expected_by_team, free_port, load_sample_payloads, renamed, shift_to, wait_until,
 )
 
@@ -68,7 +68,7 @@ def test_prometheus_scrapes_level_and_kpis(monitor_factory, prometheus, http):
     running = monitor_factory("prom")
     now = time.time()
     payloads = traffic(now)
-    outcome = running.monitor.ingest(payloads, route="test")
+    outcome = running.monitor.push.ingest(payloads, route="test")
     assert outcome.rejected == 0 and outcome.too_old == 0
     report = running.monitor.run_cycle().as_dict()
 

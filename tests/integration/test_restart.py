@@ -8,7 +8,7 @@ import httpx
 import pytest
 import yaml
 
-from integration_support import (
+from tests.integration.integration_support import (
     INGEST_TOKEN, ManagedProcess, clean_env, expected_by_team, free_port, is_health_check, load_sample_payloads,
     renamed, shift_to, wait_until,
 )

@@ -1,7 +1,7 @@
 import pytest
 
 from metrics.catalog import CatalogError, load_catalog, parse_catalog
-from test_engine import CATALOG
+from tests.metrics.test_engine import CATALOG
 
 DESIGN_KPIS = {"api_error_rate", "provider_availability", "cache_hit_rate", "monthly_spend_usd", "request_volume",
                "cost_attribution_coverage", "gateway_latency_p50_seconds", "latency_p95_seconds", "trace_coverage",
@@ -27,7 +27,7 @@ def test_aiops_catalog_has_every_level_kpi_of_the_model():
 
 
 @pytest.mark.parametrize("old,new,message", [
-    ("signal: x}", "signal: nope}", "unknown signal 'nope'"),
+    ("signal: x,", "signal: nope,", "unknown signal 'nope'"),
     ("dimension: b", "dimension: q", "unknown dimension 'q'"),
     ("comparator: gt", "comparator: above", "comparator"),
     ("id: k2", "id: k1", "unique"),

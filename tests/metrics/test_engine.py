@@ -2,7 +2,8 @@
 import pytest
 
 from metrics.catalog import parse_catalog
-from metrics.engine import Measured, WindowSignals, decide_level, evaluate
+from metrics.engine import WindowSignals, decide_level, evaluate
+from signals.measured import Measured
 
 CATALOG = """
 model: toy
@@ -13,11 +14,11 @@ signals:
   y: {unit: ratio, source: t, kind: measurement, description: y}
   z: {unit: seconds, source: t, kind: measurement, description: z}
 kpis:
-  - {id: k1, name: K1, unit: ratio, dimension: a, formula: {kind: measurement, signal: x}, min_samples: 5,
+  - {id: k1, name: K1, unit: ratio, dimension: a, formula: {kind: measurement, signal: x, reason: "a test value set by hand"}, min_samples: 5,
      targets: [{level: 1, comparator: lt, value: 0.1}], definition: d, remediation: r}
-  - {id: k2, name: K2, unit: ratio, dimension: b, formula: {kind: measurement, signal: y}, min_samples: 5,
+  - {id: k2, name: K2, unit: ratio, dimension: b, formula: {kind: measurement, signal: y, reason: "a test value set by hand"}, min_samples: 5,
      targets: [{level: 2, comparator: gt, value: 0.9}], definition: d, remediation: r}
-  - {id: k3, name: K3, unit: seconds, dimension: a, formula: {kind: measurement, signal: z}, min_samples: 3,
+  - {id: k3, name: K3, unit: seconds, dimension: a, formula: {kind: measurement, signal: z, reason: "a test value set by hand"}, min_samples: 3,
      targets: [{level: 2, comparator: lt, value: 86400}, {level: 3, comparator: lt, value: 3600}],
      definition: d, remediation: r}
 """

@@ -5,10 +5,11 @@ import pandas as pd
 import pytest
 
 from collectors.forecast import ForecastConfig, ForecastSource
-from metrics.forecast import DAY, accuracy, daily_frame, day_index, forecast
-from monitor.sources import CycleWindow, SourceContext
-from monitor.store import HOUR, Store
-from spend_support import add_spend
+from collectors.forecast_model import DAY, accuracy, daily_frame, day_index, forecast
+from signals.source import CycleWindow, SourceContext
+from collectors.litellm.store import HOUR, Store
+from monitor.storage.database import open_database
+from tests.spend_support import add_spend
 
 MONDAY = 1_800_230_400.0  # 2027-01-18 00:00 UTC, a Monday
 assert pd.Timestamp(MONDAY, unit="s", tz="UTC").weekday() == 0
@@ -58,13 +59,13 @@ def test_daily_frame_sums_hours_into_utc_days():
 # ---------------------------------------------------------------------------- the source
 @pytest.fixture
 def store(tmp_path):
-    s = Store(f"sqlite:///{tmp_path / 'h.db'}")
+    s = Store(open_database(f"sqlite:///{tmp_path / 'h.db'}"))
     yield s
     s.close()
 
 
 def make(store, clock, **config):
-    context = SourceContext(store.engine, lambda: clock["now"], {})
+    context = SourceContext(store.engine, lambda: clock["now"], {}, gateway=store)
     return ForecastSource(ForecastConfig.model_validate(config), context)
 
 

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from metrics.catalog import load_catalog
-from monitor.replay import replay
-from scenario import expected, scenario_payloads
+from monitor.commands.replay import replay
+from tests.scenario import expected, scenario_payloads
 
 
 @pytest.fixture()
@@ -109,7 +109,7 @@ def test_two_failed_attempts_sharing_an_id_are_two_attempts(tmp_path):
     """LiteLLM sets a failed attempt's id to the request's litellm_call_id: a fallback that fails too
     gives two failures with one id. They differ by start time; a re-post of either is a duplicate."""
     import json
-    from payloads import payload
+    from tests.payloads import payload
     first = payload("c", status="failure", start=1_800_000_000.0, latency=0.1, cost=0.0, error_code="429")
     second = payload("c", status="failure", start=1_800_000_000.2, latency=0.1, cost=0.0, error_code="500")
     first["id"] = second["id"] = "c"

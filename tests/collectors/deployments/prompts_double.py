@@ -10,7 +10,7 @@ from urllib.parse import unquote
 
 import httpx
 
-from recorded import LANGFUSE_SPECS
+from tests.recorded import LANGFUSE_SPECS
 
 SPECS = LANGFUSE_SPECS
 _specs: dict = {}

@@ -10,9 +10,10 @@ from collectors.deployments.pollers import poll_langfuse, poll_litellm
 from collectors.deployments.source import DeploymentsConfig, DeploymentsSource
 from collectors.incidents.book import incidents_of
 from collectors.incidents.webhook import Occurrence
-from monitor.sources import CycleWindow, SourceContext
-from monitor.database import make_engine
-from prompts_double import PromptsDouble
+from signals.source import CycleWindow, SourceContext
+from monitor.storage.database import open_database
+from tests.collectors.deployments.prompts_double import PromptsDouble
+from tests.kpi_support import kpi
 
 NOW = 1_800_000_000.0
 DAY, HOUR = 86400.0, 3600.0
@@ -34,9 +35,9 @@ def test_dora_measures_by_hand():
     out = dora_signals(deployments, incidents, NOW, NOW - 30 * DAY, NOW - 30 * DAY, HOUR, teams)
     all_, search = out["all"], out["search"]
     assert all_["deployment_frequency"].value == pytest.approx(11 / (30 / 7)) and all_["deployment_frequency"].samples == 11
-    assert all_["lead_time_for_changes"].value == pytest.approx(5.5 * HOUR) and all_["lead_time_for_changes"].samples == 10
-    assert all_["change_failure_rate"].value == pytest.approx(2 / 10)  # deployments 2 and 7; the model is undecided
-    assert search["change_failure_rate"].value == pytest.approx(1 / 10)  # another team's incident is not search's
+    assert kpi(all_, "lead_time_for_changes")[0] == pytest.approx(5.5 * HOUR) and kpi(all_, "lead_time_for_changes")[1] == 10
+    assert kpi(all_, "change_failure_rate")[0] == pytest.approx(2 / 10)  # deployments 2 and 7; the model is undecided
+    assert kpi(search, "change_failure_rate")[0] == pytest.approx(1 / 10)  # another team's incident is not search's
 
 
 def test_frequency_span_is_at_least_a_week_and_starts_at_first_observation():
@@ -50,7 +51,7 @@ def test_frequency_span_is_at_least_a_week_and_starts_at_first_observation():
 
 @pytest.fixture
 def context(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'h.db'}")
+    engine = open_database(f"sqlite:///{tmp_path / 'h.db'}")
     clock = {"now": NOW}
     yield SourceContext(engine, lambda: clock["now"], {"AIOPS_DEPLOYMENTS_TOKEN": "dep-token"}), clock
     engine.dispose()
@@ -75,8 +76,8 @@ def test_webhook_events_become_kpis(context):
                        headers=headers).status_code == 422
     result = source.collect(CycleWindow(NOW, NOW - DAY, NOW, NOW - 30 * DAY))
     support = result.signals["support"]
-    assert support["lead_time_for_changes"].value == 2 * HOUR and support["lead_time_for_changes"].samples == 6
-    assert support["change_failure_rate"].value == 0 and support["change_failure_rate"].samples == 6
+    assert kpi(support, "lead_time_for_changes")[0] == 2 * HOUR and kpi(support, "lead_time_for_changes")[1] == 6
+    assert kpi(support, "change_failure_rate")[0] == 0 and kpi(support, "change_failure_rate")[1] == 6
     assert result.signals["all"]["deployment_frequency"].samples == 7
     assert result.info["webhook_rejected"] == 4
 
@@ -142,5 +143,5 @@ def test_source_polls_langfuse_at_its_interval(context):
     clock["now"] = NOW + 301
     result = source.collect(window(NOW + 301))
     assert result.info["langfuse"]["added"] == 1
-    assert result.signals["support"]["lead_time_for_changes"].value == pytest.approx(291)
+    assert kpi(result.signals["support"], "lead_time_for_changes")[0] == pytest.approx(291)
     assert double.violations == []

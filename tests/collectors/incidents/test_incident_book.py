@@ -5,11 +5,12 @@ import orjson
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from alert_payloads import T0, alert, notification
+from tests.collectors.incidents.alert_payloads import T0, alert, notification
 from collectors.incidents.book import incident_signals, incidents_of
 from collectors.incidents.store import IncidentStore
 from collectors.incidents.webhook import Occurrence, WebhookError, parse_notification
-from monitor.database import make_engine
+from monitor.storage.database import open_database
+from tests.kpi_support import kpi
 
 
 def occ(fp, start, end=None, group="g", auto=False):
@@ -52,7 +53,7 @@ def test_open_incident_and_auto_mark():
 def test_signals_count_only_incidents_closed_in_the_window():
     incidents = incidents_of([occ("a", 0, 100), occ("b", 1000, 1300, group="h"), occ("c", 2000, None, group="k")])
     signals = incident_signals(incidents, start=500, end=5000, now=2600, team_label=None)["all"]
-    assert signals["mttr_seconds"].value == 300 and signals["mttr_seconds"].samples == 1
+    assert kpi(signals, "mttr_seconds")[0] == 300 and kpi(signals, "mttr_seconds")[1] == 1
     assert signals["open_incident_age"].value == 600 and signals["open_incident_age"].samples == 1
 
 
@@ -82,7 +83,7 @@ def histories(draw):
 
 
 def _store(tmp_path_factory):
-    return IncidentStore(make_engine(f"sqlite:///{tmp_path_factory.mktemp('p') / 'h.db'}"), reopen_window=3600)
+    return IncidentStore(open_database(f"sqlite:///{tmp_path_factory.mktemp('p') / 'h.db'}"), reopen_window=3600)
 
 
 @settings(max_examples=60, deadline=None)

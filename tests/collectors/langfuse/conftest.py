@@ -1,2 +1,2 @@
 """Fixtures for the Langfuse collector tests (helpers live in langfuse_support.py: conftest names clash)."""
-from langfuse_support import generation, make_setup  # noqa: F401
+from tests.collectors.langfuse.langfuse_support import generation, make_setup  # noqa: F401

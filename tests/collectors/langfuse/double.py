@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 from urllib.parse import parse_qs, urlparse
 
-from recorded import LANGFUSE_SPECS
+from tests.recorded import LANGFUSE_SPECS
 
 SPECS = LANGFUSE_SPECS
 _openapi_cache: dict = {}

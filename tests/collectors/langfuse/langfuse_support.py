@@ -2,18 +2,12 @@
 clock, and gateway requests whose ids the double knows as trace ids."""
 from __future__ import annotations
 
-import importlib.util
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
-_spec = importlib.util.spec_from_file_location("langfuse_double", Path(__file__).with_name("double.py"))
-langfuse_double = importlib.util.module_from_spec(_spec)
-sys.modules["langfuse_double"] = langfuse_double  # a unique name: other test folders may have a double.py
-_spec.loader.exec_module(langfuse_double)
+from tests.collectors.langfuse import double as langfuse_double
 
 PUBLIC, SECRET = "pk-lf-test-public-9d2", "sk-lf-test-secret-5e8"
 
@@ -23,19 +17,20 @@ class Setup:
 
     def __init__(self, tmp_path, generation: str, double_kwargs: dict | None = None, **config):
         from collectors.langfuse.source import LangfuseConfig, LangfuseSource
-        from monitor.config import build_config
-        from monitor.service import Monitor
-        from monitor.sources import SourceContext
-        from monitor.store import Store
+        from monitor.runtime.config import build_config
+        from monitor.runtime.service import Monitor
+        from signals.source import SourceContext
+        from collectors.litellm.store import Store
+        from monitor.storage.database import open_database
 
         self.double = langfuse_double.LangfuseDouble(generation, PUBLIC, SECRET, **(double_kwargs or {})).start()
         self.clock = {"now": time.time()}
-        self.store = Store(f"sqlite:///{tmp_path / 'history.db'}")
+        self.store = Store(open_database(f"sqlite:///{tmp_path / 'history.db'}"))
         self.sleeps: list[float] = []
         self.env = {"LANGFUSE_PUBLIC_KEY": PUBLIC, "LANGFUSE_SECRET_KEY": SECRET, "LANGFUSE_HOST": self.double.url}
         defaults = {"max_lag": "1h", "slice": "15m", "trace_pages": 10, "score_pages": 10, "grace": 60}
         self.config = LangfuseConfig.model_validate({**defaults, **config})
-        self.context = SourceContext(self.store.engine, lambda: self.clock["now"], self.env, "team:")
+        self.context = SourceContext(self.store.engine, lambda: self.clock["now"], self.env, "team:", gateway=self.store)
         self.source = LangfuseSource(self.config, self.context, sleep=self.sleeps.append)
         self.monitor = Monitor(build_config({"evaluation_window": "1h"}, environ={}), clock=lambda: self.clock["now"],
                                store=self.store, sources=[self.source])
@@ -44,11 +39,11 @@ class Setup:
                 spacing: float = 10.0):
         """n gateway requests; the first `traced` are Langfuse traces (id = call id), the first
         `scored` of those have a quality score 0.75; every 10th is tagged escalated."""
-        from payloads import payload
+        from tests.payloads import payload
 
         t0 = (self.clock["now"] - 900) if start is None else start
         ids = [str(uuid.uuid4()) for _ in range(n)]
-        self.monitor.ingest([payload(c, start=t0 + k * spacing, team_alias=team) for k, c in enumerate(ids)])
+        self.monitor.push.ingest([payload(c, start=t0 + k * spacing, team_alias=team) for k, c in enumerate(ids)])
         for k, c in enumerate(ids[:traced]):
             tags = [f"user_api_key_team_alias:{team}"] + (["escalated"] if k % 10 == 0 else [])
             scores = [("quality", 0.75), ("csat", 4.0)] if k < scored else []

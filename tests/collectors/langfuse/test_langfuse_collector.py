@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from langfuse_support import PUBLIC, SECRET, langfuse_double
-from monitor.sources import SourceConfigError, SourceContext
+from tests.collectors.langfuse.langfuse_support import PUBLIC, SECRET, langfuse_double
+from signals.source import SourceConfigError, SourceContext
 
 
 def kpi(report, name, team=None):
@@ -101,11 +101,12 @@ def test_restart_resumes_from_the_watermarks(make_setup, generation):
 
 def test_keys_only_from_the_environment(tmp_path):
     from collectors.langfuse.source import LangfuseConfig, LangfuseSource
-    from monitor.store import Store
+    from collectors.litellm.store import Store
+    from monitor.storage.database import open_database
 
-    store = Store(f"sqlite:///{tmp_path / 'h.db'}")
+    store = Store(open_database(f"sqlite:///{tmp_path / 'h.db'}"))
     with pytest.raises(SourceConfigError, match="LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY"):
-        LangfuseSource(LangfuseConfig(), SourceContext(store.engine, lambda: 0.0, {}, "team:"))
+        LangfuseSource(LangfuseConfig(), SourceContext(store.engine, lambda: 0.0, {}, "team:", gateway=store))
     with pytest.raises(Exception, match="extra"):
         LangfuseConfig.model_validate({"secret_key": "sk-in-a-file"})
     store.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
-from monitor.http import create_app
+from monitor.runtime.http import create_app
 
 STALE = 300
 

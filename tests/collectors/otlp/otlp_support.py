@@ -10,21 +10,22 @@ OTLP_TOKEN = "otlp-test-token-7c1e"
 
 def make_monitor(tmp_path, environ: dict | None = None, clock=time.time, **otlp_config):
     from collectors.otlp.source import OtlpConfig, OtlpSource
-    from monitor.config import build_config
-    from monitor.service import Monitor
-    from monitor.sources import SourceContext
-    from monitor.store import Store
+    from monitor.runtime.config import build_config
+    from monitor.runtime.service import Monitor
+    from signals.source import SourceContext
+    from collectors.litellm.store import Store
+    from monitor.storage.database import open_database
 
-    store = Store(f"sqlite:///{tmp_path / 'history.db'}")
+    store = Store(open_database(f"sqlite:///{tmp_path / 'history.db'}"))
     env = {"AIOPS_OTLP_TOKEN": OTLP_TOKEN} if environ is None else environ
-    source = OtlpSource(OtlpConfig.model_validate(otlp_config), SourceContext(store.engine, clock, env, "team:"))
+    source = OtlpSource(OtlpConfig.model_validate(otlp_config), SourceContext(store.engine, clock, env, "team:", gateway=store))
     config = build_config({"scheduler": {"interval_seconds": 3600}, "evaluation_window": "1h"}, environ={})
     return Monitor(config, clock=clock, store=store, sources=[source]), source
 
 
 @pytest.fixture
 def running_monitor(tmp_path):
-    from monitor.server import RunningMonitor
+    from monitor.runtime.server import RunningMonitor
 
     monitor, source = make_monitor(tmp_path)
     running = RunningMonitor(monitor, host="127.0.0.1", port=0).start(timeout=20)

@@ -19,11 +19,10 @@ from starlette.testclient import TestClient
 from collectors.observability_kpis import KpiMapping
 from collectors.otlp import tables
 from collectors.otlp.decode import Settings, parse_body, summarise
-from otlp_support import OTLP_TOKEN, make_monitor
-from monitor.database import make_engine
-from monitor.http import create_app
-from payloads import payload
-from postgres_support import postgres_server, postgres_url  # noqa: F401 - fixtures
+from tests.collectors.otlp.otlp_support import OTLP_TOKEN, make_monitor
+from monitor.storage.database import open_database
+from monitor.runtime.http import create_app
+from tests.payloads import payload
 
 T0 = 1_800_000_000.0
 NOW = T0 + 3000
@@ -94,7 +93,7 @@ def run(tmp_path, name: str, posts: list[bytes]) -> tuple[dict, dict]:
     folder = tmp_path / name
     folder.mkdir()
     monitor, source = make_monitor(folder, clock=lambda: NOW)
-    monitor.ingest([payload(c, start=NOW - 100 + k, team_alias="search") for k, c in enumerate(CALL_IDS[:12])])
+    monitor.push.ingest([payload(c, start=NOW - 100 + k, team_alias="search") for k, c in enumerate(CALL_IDS[:12])])
     with TestClient(create_app(monitor)) as client:
         for content in posts:
             r = client.post("/v1/traces", content=content, headers=PB)
@@ -128,7 +127,7 @@ def test_a_retry_with_new_spans_counts_only_the_new_ones(tmp_path):
 def test_concurrent_posts_of_one_body_count_once(running_monitor):
     running, monitor, source = running_monitor
     now = time.time()
-    monitor.ingest([payload(c, start=now - 100 + k, team_alias="search") for k, c in enumerate(CALL_IDS[:10])])
+    monitor.push.ingest([payload(c, start=now - 100 + k, team_alias="search") for k, c in enumerate(CALL_IDS[:10])])
     content = body(range(10), start=now - 100)
     posters = 4
     barrier, statuses = threading.Barrier(posters), []
@@ -156,7 +155,7 @@ def test_concurrent_store_writers_claim_each_span_once(tmp_path, request, backen
     """Without the source's in-process lock (another process, or a second replica on PostgreSQL):
     the claim in the batch's own transaction is what keeps the count right, whatever the span order."""
     url = f"sqlite:///{tmp_path / 'history.db'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
-    engine = make_engine(url)
+    engine = open_database(url)
     tables.metadata.create_all(engine)
     settings = Settings(KpiMapping())
     contents = [body(range(10)), body(range(10)), body(reversed(range(10))), body(range(5, 15)), body(range(14, 4, -1))]

@@ -8,9 +8,9 @@ from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
 from collectors.otlp import tables
-from otlp_support import OTLP_TOKEN, make_monitor
-from monitor.http import create_app
-from payloads import payload
+from tests.collectors.otlp.otlp_support import OTLP_TOKEN, make_monitor
+from monitor.runtime.http import create_app
+from tests.payloads import payload
 
 T0 = 1_800_000_000.0
 PB = {"Authorization": f"Bearer {OTLP_TOKEN}", "Content-Type": "application/x-protobuf"}
@@ -55,7 +55,7 @@ def setup(tmp_path, **config):
 def test_late_gateway_requests_and_late_evaluations_are_picked_up(tmp_path):
     monitor, source, clock, client = setup(tmp_path)
     ids = [str(uuid.uuid4()) for _ in range(40)]
-    monitor.ingest([payload(c, start=T0 + 100 + k, team_alias="search") for k, c in enumerate(ids[:30])])
+    monitor.push.ingest([payload(c, start=T0 + 100 + k, team_alias="search") for k, c in enumerate(ids[:30])])
     assert client.post("/v1/traces", content=spans([{"trace": c, "start": T0 + 100 + k, "call_id": c}
                                                      for k, c in enumerate(ids[:30])]), headers=PB).status_code == 200
     kpis = monitor.run_cycle().org.kpis
@@ -63,7 +63,7 @@ def test_late_gateway_requests_and_late_evaluations_are_picked_up(tmp_path):
     assert kpis["evaluation_coverage"].value == 0.0
 
     clock["now"] += 60
-    monitor.ingest([payload(c, start=T0 + 100 + k, team_alias="search") for k, c in enumerate(ids[30:])])
+    monitor.push.ingest([payload(c, start=T0 + 100 + k, team_alias="search") for k, c in enumerate(ids[30:])])
     kpis = monitor.run_cycle().org.kpis  # gateway data for an old minute: noticed by its request count
     assert (kpis["trace_coverage"].value, kpis["trace_coverage"].samples) == (0.75, 40)
 
@@ -104,7 +104,7 @@ def test_week_over_week_quality_and_cost_per_point(tmp_path):
 def test_publish_list_and_pruning(tmp_path):
     monitor, source, clock, client = setup(tmp_path, kpis={"publish": ["trace_coverage"]}, retention="1h")
     ids = [str(uuid.uuid4()) for _ in range(25)]
-    monitor.ingest([payload(c, start=T0 + 2900, team_alias="search") for c in ids])
+    monitor.push.ingest([payload(c, start=T0 + 2900, team_alias="search") for c in ids])
     client.post("/v1/traces", content=spans([{"trace": c, "start": T0 + 2900, "call_id": c, "score": ("quality", 1)}
                                              for c in ids]), headers=PB)
     kpis = monitor.run_cycle().org.kpis

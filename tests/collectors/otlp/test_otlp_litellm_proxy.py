@@ -18,12 +18,10 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "integration"))
-from integration_support import SAMPLES, ManagedProcess, clean_env, free_port, wait_until  # noqa: E402
-
-from collectors.otlp import tables  # noqa: E402
-from collectors.trace_join import requests  # noqa: E402
-from otlp_support import OTLP_TOKEN  # noqa: E402
+from collectors.otlp import tables
+from collectors.litellm.store import requests
+from tests.collectors.otlp.otlp_support import OTLP_TOKEN
+from tests.integration.integration_support import SAMPLES, ManagedProcess, clean_env, free_port, wait_until
 
 pytestmark = pytest.mark.integration
 KEYS = {"search": "sk-team-search", "support": "sk-team-support"}

@@ -13,8 +13,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from starlette.testclient import TestClient
 
-from otlp_support import OTLP_TOKEN, make_monitor
-from monitor.http import create_app
+from tests.collectors.otlp.otlp_support import OTLP_TOKEN, make_monitor
+from monitor.runtime.http import create_app
+from tests.kpi_support import kpi
 
 AUTH = {"Authorization": f"Bearer {OTLP_TOKEN}"}
 PB = {**AUTH, "Content-Type": "application/x-protobuf"}
@@ -64,10 +65,10 @@ def test_protobuf_success_and_partial_success(client):
     assert r.status_code == 200 and response.partial_success.rejected_spans == 2
     assert "trace_id" in response.partial_success.error_message
     assert monitor.run_cycle().org.kpis["evaluation_coverage"].samples == 3
-    from monitor.sources import CycleWindow
+    from signals.source import CycleWindow
 
     signals = monitor.sources[0].collect(CycleWindow(now, now - 3600, now, now - 30 * 86400)).signals
-    assert signals["billing"]["evaluation_coverage"].samples == 3  # team from resource attribute service.namespace
+    assert kpi(signals["billing"], "evaluation_coverage")[1] == 3  # team from resource attribute service.namespace
 
 
 def test_json_body_and_gzip(client):

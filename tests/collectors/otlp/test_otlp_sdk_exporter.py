@@ -20,8 +20,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 
-from otlp_support import OTLP_TOKEN
-from payloads import payload
+from tests.collectors.otlp.otlp_support import OTLP_TOKEN
+from tests.payloads import payload
 
 SECRET_PROMPT = "SECRET-PROMPT-do-not-store-4411"
 
@@ -88,7 +88,7 @@ def test_sdk_spans_give_exact_trace_kpis(running_monitor, tmp_path, encoding):
     now = time.time()
     n_requests, n_traced = 40, 32
     call_ids = [str(uuid.uuid4()) for _ in range(n_requests)]
-    outcome = monitor.ingest([payload(c, start=now - 60 + k * 0.5, team_alias="search") for k, c in enumerate(call_ids)])
+    outcome = monitor.push.ingest([payload(c, start=now - 60 + k * 0.5, team_alias="search") for k, c in enumerate(call_ids)])
     assert outcome.accepted == n_requests
 
     ids = PresetTraceIds()

@@ -4,7 +4,7 @@ import pytest
 
 from collectors.promql.client import PrometheusClient, PrometheusUnavailable, QueryError
 from collectors.promql.source import PromqlConfig, PromqlSource
-from monitor.sources import CycleWindow, SourceContext
+from signals.source import CycleWindow, SourceContext
 
 NOW = 1_800_000_000.0
 WINDOW = CycleWindow(NOW, NOW - 3600, NOW, NOW - 30 * 86400)

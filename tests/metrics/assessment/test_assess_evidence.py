@@ -9,7 +9,7 @@ import pytest
 from metrics.assessment import EvidenceError, assess_model, evidence_from_report, load_evidence
 from metrics.assessment.evidence import load_evidence_map, normalize
 from metrics.catalog import load_catalog
-from metrics.engine import Measured, WindowSignals
+from metrics.engine import WindowSignals
 from metrics.report import build_report
 
 CLAIMS = {"q1": 2, "q2": 2, "q3": 3, "q4": 1, "q5": 0, "q6": 3, "q7": 2, "q8": 2, "q9": 3, "q10": 2, "q11": 2, "q12": 1}
@@ -111,7 +111,7 @@ def test_capped_answers_are_reported_with_claim_evidence_and_numbers():
 
 def test_evidence_from_a_real_engine_report():
     signals = {"requests": 200, "failed_requests": 4, "cost_usd": 10.0, "attributed_cost_usd": 9.5,
-               "trace_coverage": Measured(0.94, 200), "evaluation_coverage": Measured(0.85, 150)}
+               "traced_requests": 188, "gateway_requests": 200, "scored_traces": 127.5, "traces_examined": 150}
     window = WindowSignals(0, 86400, signals)
     report = build_report(load_catalog(), {"all": {"evaluation": window, "30d": window}}, 86400.0).as_dict()
     report = json.loads(json.dumps(report, default=str))   # as a --evidence file would hold it

@@ -5,7 +5,7 @@ from importlib import resources
 
 import pytest
 
-from metrics.assessment.answers import DefinitionError
+from metrics.assessment.errors import DefinitionError
 from metrics.assessment.definitions import load_definitions, parse_definitions
 from metrics.assessment.evidence import load_evidence_map, parse_evidence_map
 from metrics.assessment.mapping_doc import render

@@ -10,11 +10,11 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from metrics.catalog import load_catalog
-from metrics.distribution import SketchDistribution
-from metrics.gateway import Request, aggregate_by_team
+from signals.distribution import SketchDistribution
+from collectors.litellm.requests import Request, aggregate_by_team, gateway_result
 from metrics.report import Report, build_report
-from monitor.history import History
-from monitor.windows import windows_by_team
+from monitor.storage.history import History
+from monitor.runtime.windows import windows_by_team
 
 CATALOG = load_catalog("aiops")
 WINDOW = 3600.0
@@ -40,8 +40,8 @@ def fake_report(t: float, error_rate: float = 0.02, cache_rate: float = 0.4, att
                                 0 if hit else 1, 0 if hit else int(ok)))
     rng.shuffle(requests)
     per_team = aggregate_by_team(requests, SketchDistribution)
-    spans = {"evaluation": (t - WINDOW, t, per_team), "30d": (t - 30 * DAY, t, per_team)}
-    return build_report(CATALOG, windows_by_team(spans, [], 10), t,
+    spans = {"evaluation": (t - WINDOW, t), "30d": (t - 30 * DAY, t)}
+    return build_report(CATALOG, windows_by_team(spans, [gateway_result({name: per_team for name in spans})], [], 10), t,
                         {"window": {"start": t - WINDOW, "end": t, "seconds": WINDOW}})
 
 

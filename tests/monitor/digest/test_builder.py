@@ -11,9 +11,10 @@ from metrics.catalog import load_catalog
 from monitor.digest.builder import build_digest
 from monitor.digest.hooks import claims_section, incidents_section
 from monitor.digest.week import WeekError, last_complete_week, parse_week, shift_week, week_bounds, week_of
-from monitor.history import History
-from monitor.store import Store
-from digest_support import DAY, W02, fake_report, seed_weeks
+from monitor.storage.history import History
+from collectors.litellm.store import Store
+from monitor.storage.database import open_database
+from tests.monitor.digest.digest_support import DAY, W02, fake_report, seed_weeks
 
 W09 = W02 + 7 * 7 * DAY
 HEADLINE = ["api_error_rate", "cache_hit_rate", "latency_p95_seconds", "provider_availability"]
@@ -23,7 +24,7 @@ WED, SAT = W09 + 2 * DAY + 9 * 3600, W09 + 5 * DAY + 9 * 3600
 
 @pytest.fixture
 def history(tmp_path):
-    store = Store(f"sqlite:///{tmp_path / 'h.db'}")
+    store = Store(open_database(f"sqlite:///{tmp_path / 'h.db'}"))
     history = History(store.engine)
     seed_weeks(history, W02, 7, [BEFORE] * 7)  # W02..W08
     history.record(fake_report(WED, error_rate=0.02, cache_rate=0.35, attributed=0.8, latency=0.6), WED)
@@ -148,7 +149,7 @@ def test_weeks_in_a_time_zone():
 def test_every_model_of_the_self_assessment_with_its_change(tmp_path):
     from metrics.assessment import assess_all, evidence_from_report
 
-    store = Store(f"sqlite:///{tmp_path / 'm.db'}")
+    store = Store(open_database(f"sqlite:///{tmp_path / 'm.db'}"))
     history = History(store.engine)
     for week, attributed in ((0, 0.5), (1, 1.0)):  # attribution fixed in the second week: q9 is no longer capped
         t = W02 + week * 7 * DAY + DAY

@@ -11,15 +11,16 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from monitor.config import build_config
+from monitor.runtime.config import build_config
 from monitor.digest.builder import build_digest
 from monitor.digest.config import DigestConfig
 from monitor.digest.render import render, write_files
 from monitor.digest.runner import DigestRunner, digest_command
 from monitor.digest.week import WeekError
-from monitor.history import History
-from monitor.store import Store
-from digest_support import DAY, W02, fake_report, seed_weeks
+from monitor.storage.history import History
+from collectors.litellm.store import Store
+from monitor.storage.database import open_database
+from tests.monitor.digest.digest_support import DAY, W02, fake_report, seed_weeks
 
 PNG = b"\x89PNG\r\n\x1a\n"
 HEADLINE = ["api_error_rate", "cache_hit_rate", "latency_p95_seconds"]
@@ -44,7 +45,7 @@ class Assets(HTMLParser):
 
 @pytest.fixture
 def store(tmp_path):
-    s = Store(f"sqlite:///{tmp_path / 'h.db'}")
+    s = Store(open_database(f"sqlite:///{tmp_path / 'h.db'}"))
     seed_weeks(History(s.engine), W02, 8, [{"error_rate": 0.12 - 0.012 * k, "cache_rate": 0.1 + 0.04 * k}
                                             for k in range(8)])
     yield s
@@ -113,10 +114,19 @@ def test_claims_vs_evidence_from_an_answers_file(store, tmp_path):
     assert rows[:3] == [("aiops", "telemetry"), ("aiops", "self-assessment"), ("selfhosted", "self-assessment")]
 
 
-def test_a_failing_incident_provider_is_reported_not_fatal(store):
-    config = SimpleNamespace(model="aiops", digest=DigestConfig(incidents_provider="no_such_module:incidents"))
+def test_a_failing_incident_provider_is_reported_not_fatal(store, monkeypatch):
+    def broken(engine, start, end):
+        raise ConnectionError("incident system down")
+
+    monkeypatch.setattr("monitor.digest.hooks.plugins.load", lambda group, name, where: broken)
+    config = SimpleNamespace(model="aiops", digest=DigestConfig(incidents_provider="alertmanager"))
     rendered = DigestRunner(store.engine, config, environ={}, channels=[]).render_week("2026-W09")
-    assert "Unavailable: the incidents provider failed (ModuleNotFoundError" in rendered.markdown
+    assert "Unavailable: the incidents provider failed (ConnectionError" in rendered.markdown
+
+
+def test_an_unknown_incident_provider_fails_at_config_load():
+    with pytest.raises(ValueError, match="unknown incident provider 'no_such' \\(known: alertmanager"):
+        DigestConfig(incidents_provider="no_such")
 
 
 def test_digest_command_writes_the_folder(store, tmp_path):

@@ -1,0 +1,375 @@
+"""History store: request rows, per-minute and per-hour per-team buckets, dirty-minute marks.
+
+SQLite by default (WAL, survives restarts), any SQLAlchemy URL otherwise. Payloads are merged into
+request rows on arrival; a cycle rebuilds only the minutes touched since the last cycle (and their
+hours), so its cost follows what is new, not the history. A window is then a sum of hour buckets
+plus the minute buckets at its edges.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from typing import Iterable
+
+from sqlalchemy import (
+    Column, Float, Integer, LargeBinary, MetaData, String, Table, and_, bindparam, delete,
+    func, insert, select, tuple_, update,
+)
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from collectors.litellm.payload import Attempt
+from signals.distribution import SketchDistribution
+from collectors.litellm.requests import COUNT_FIELDS, UNATTRIBUTED, GatewayAggregate, Request
+
+MINUTE, HOUR = 60, 3600
+_IN_CHUNK = 500  # bound the size of IN (...) lists
+_RETRIES = 5
+
+metadata = MetaData()
+
+seen_attempts = Table(
+    "seen_attempts", metadata,
+    Column("id", String, primary_key=True),
+    Column("minute", Integer, nullable=False, index=True),
+)
+requests = Table(
+    "requests", metadata,
+    Column("call_id", String, primary_key=True),
+    Column("trace_id", String, nullable=True, index=True),  # joined with traces/spans for trace_coverage
+    Column("team", String, nullable=True),
+    Column("start", Float, nullable=False),
+    Column("end", Float, nullable=False),
+    Column("minute", Integer, nullable=False, index=True),
+    Column("success", Integer, nullable=False),
+    Column("cache_hit", Integer, nullable=False),
+    Column("cost", Float, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("provider_attempts", Integer, nullable=False),
+    Column("provider_successes", Integer, nullable=False),
+    Column("flags", Integer, nullable=False, default=0),  # bit set: authenticated, guardrail run, budget exceeded
+)
+dirty_minutes = Table(
+    "dirty_minutes", metadata,
+    Column("minute", Integer, primary_key=True),
+    Column("version", Integer, nullable=False),
+)
+buckets = Table(
+    "buckets", metadata,
+    Column("resolution", Integer, primary_key=True),
+    Column("bucket_start", Integer, primary_key=True),
+    Column("team", String, primary_key=True),
+    *(Column(name, Integer, nullable=False) for name in COUNT_FIELDS),
+    Column("cost_usd", Float, nullable=False),
+    Column("attributed_cost_usd", Float, nullable=False),
+    Column("first_start", Float, nullable=True),
+    Column("last_end", Float, nullable=True),
+    Column("latency", LargeBinary, nullable=True),
+)
+
+
+# Column sums of a bucket range, labelled like the bucket columns so a result row reads as a bucket.
+_SUMS = (
+    *(func.sum(buckets.c[name]).label(name) for name in (*COUNT_FIELDS, "cost_usd", "attributed_cost_usd")),
+    func.min(buckets.c.first_start).label("first_start"),
+    func.max(buckets.c.last_end).label("last_end"),
+)
+
+
+def _chunks(items: list, size: int = _IN_CHUNK) -> Iterable[list]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _minute(ts: float) -> int:
+    return int(ts // MINUTE) * MINUTE
+
+
+class Store:
+    """The push source's tables. The engine is the monitor's history database, opened, checked and
+    migrated by the service (its versioned migrations create these tables) and shared with the
+    other sources and the history."""
+
+    def __init__(self, engine: Engine, raw_retention: float = 2 * 86400, minute_retention: float = 3 * 86400,
+                 hour_retention: float = 400 * 86400) -> None:
+        self.engine = engine
+        self.raw_retention = raw_retention
+        self.minute_retention = max(minute_retention, raw_retention + HOUR)
+        self.hour_retention = hour_retention
+        # Ingest merges attempts into request rows (read, then write) and a cycle rebuilds buckets
+        # the same way. In one process these must not interleave: SQLite would refuse a stale read
+        # transaction's write, and two merges of one request would lose an attempt.
+        self._write_lock = threading.Lock()
+        self._ingest_conn = None
+
+    def close(self) -> None:
+        with self._write_lock:
+            if self._ingest_conn is not None:
+                self._ingest_conn.close()
+                self._ingest_conn = None
+        # Release the pooled connections (a closed store must not hold the database open; the
+        # engine reconnects if the service still uses it, e.g. while closing other sources).
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ ingest
+    def add_attempts(self, attempts: list[Attempt], now: float | None = None) -> tuple[int, int, int]:
+        """Merge attempts into request rows. Returns (accepted, duplicates, too_old).
+
+        Health probes must be filtered out before; attempts older than the raw retention are
+        refused, because their request rows (needed to rebuild their minute) are gone."""
+        now = time.time() if now is None else now
+        horizon = now - self.raw_retention
+        fresh: dict[str, Attempt] = {}
+        too_old = duplicates = 0
+        for attempt in attempts:
+            assert not attempt.health_check, "health probes are filtered before the store"
+            if attempt.start < horizon:
+                too_old += 1
+            elif attempt.key in fresh:
+                duplicates += 1
+            else:
+                fresh[attempt.key] = attempt
+        if not fresh:
+            return 0, duplicates, too_old
+        # Another process (a second replica, or a backfill beside the service) may merge the same
+        # requests at the same time; its commit makes ours fail on a unique key or a stale read.
+        # Retrying is safe: the attempt keys already stored are skipped as duplicates.
+        for attempt_number in range(_RETRIES):
+            try:
+                with self._write_lock:
+                    accepted, known = self._merge(fresh)
+                return accepted, duplicates + known, too_old
+            except (IntegrityError, OperationalError):
+                if attempt_number == _RETRIES - 1:
+                    raise
+                time.sleep(0.05 * 2**attempt_number)
+        raise AssertionError("unreachable")
+
+    def _merge(self, fresh: dict[str, Attempt]) -> tuple[int, int]:
+        """One transaction: skip known attempts, merge the rest into request rows. (accepted, known)"""
+        # Ingest keeps one connection (used under the write lock only): checking one out of the
+        # pool for every batch cost as much as the merge itself.
+        if self._ingest_conn is None or self._ingest_conn.closed or self._ingest_conn.invalidated:
+            self._ingest_conn = self.engine.connect()
+        conn = self._ingest_conn
+        with conn.begin():
+            known = set()
+            for chunk in _chunks(list(fresh)):
+                known.update(conn.execute(select(seen_attempts.c.id).where(seen_attempts.c.id.in_(chunk))).scalars())
+            new = [a for a in fresh.values() if a.key not in known]
+            if not new:
+                return 0, len(known)
+            call_ids = list({a.call_id for a in new})
+            existing: dict[str, Request] = {}
+            old_minutes: dict[str, int] = {}
+            for chunk in _chunks(call_ids):
+                query = select(requests).where(requests.c.call_id.in_(chunk))
+                if conn.dialect.name == "postgresql":
+                    query = query.with_for_update()  # replicas merging one request wait for each other
+                for row in conn.execute(query):
+                    existing[row.call_id] = _request_from_row(row)
+                    old_minutes[row.call_id] = row.minute
+            merged: dict[str, Request] = {}
+            for attempt in new:
+                request = merged.get(attempt.call_id) or existing.get(attempt.call_id)
+                if request is None:
+                    merged[attempt.call_id] = Request.from_attempt(attempt)
+                else:
+                    request.add(attempt)
+                    merged[attempt.call_id] = request
+            touched = {_minute(r.start) for r in merged.values()} | set(old_minutes.values())
+            updates = [_request_row(r) for cid, r in merged.items() if cid in existing]
+            inserts = [_request_row(r) for cid, r in merged.items() if cid not in existing]
+            if inserts:
+                conn.execute(insert(requests), inserts)
+            if updates:
+                conn.execute(
+                    update(requests).where(requests.c.call_id == bindparam("b_call_id")),
+                    [{f"b_{k}" if k == "call_id" else k: v for k, v in row.items()} for row in updates],
+                )
+            conn.execute(insert(seen_attempts), [{"id": a.key, "minute": _minute(a.start)} for a in new])
+            self._mark_dirty(conn, touched)
+        return len(new), len(known)
+
+    def _mark_dirty(self, conn, minutes: set[int]) -> None:
+        """Upsert: a new mark starts at version 1; an existing one moves up, so a cycle that read
+        the old version knows to leave it for the next cycle."""
+        dialect_insert = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}.get(conn.dialect.name)
+        if dialect_insert is None:  # other databases: read, then update or insert
+            present = set(conn.execute(select(dirty_minutes.c.minute).where(dirty_minutes.c.minute.in_(minutes))).scalars())
+            if present:
+                conn.execute(update(dirty_minutes).where(dirty_minutes.c.minute.in_(present))
+                             .values(version=dirty_minutes.c.version + 1))
+            if minutes - present:
+                conn.execute(insert(dirty_minutes), [{"minute": m, "version": 1} for m in minutes - present])
+            return
+        statement = dialect_insert(dirty_minutes)
+        conn.execute(statement.on_conflict_do_update(index_elements=["minute"],
+                                                     set_={"version": dirty_minutes.c.version + 1}),
+                     [{"minute": m, "version": 1} for m in sorted(minutes)])
+
+    # ------------------------------------------------------------------ buckets
+    def rebuild_dirty(self) -> int:
+        """Rebuild the minute buckets touched since the last call, then their hours."""
+        with self._write_lock:
+            return self._rebuild_dirty()
+
+    def _rebuild_dirty(self) -> int:
+        with self.engine.connect() as conn:
+            marks = dict(conn.execute(select(dirty_minutes.c.minute, dirty_minutes.c.version)).all())
+        if not marks:
+            return 0
+        minutes = sorted(marks)
+        with self.engine.begin() as conn:
+            per_minute: dict[tuple[int, str], GatewayAggregate] = {}
+            for chunk in _chunks(minutes):
+                for row in conn.execute(select(requests).where(requests.c.minute.in_(chunk))):
+                    request = _request_from_row(row)
+                    key = (row.minute, request.team or UNATTRIBUTED)
+                    aggregate = per_minute.get(key)
+                    if aggregate is None:
+                        aggregate = per_minute[key] = GatewayAggregate(latency=SketchDistribution())
+                    aggregate.add(request)
+            for chunk in _chunks(minutes):
+                conn.execute(delete(buckets).where(and_(buckets.c.resolution == MINUTE, buckets.c.bucket_start.in_(chunk))))
+            if per_minute:
+                conn.execute(insert(buckets), [_bucket_row(MINUTE, m, t, a) for (m, t), a in per_minute.items()])
+            hours = sorted({m - m % HOUR for m in minutes})
+            for hour in hours:
+                self._rebuild_hour(conn, hour)
+            for minute, version in marks.items():
+                conn.execute(delete(dirty_minutes).where(and_(dirty_minutes.c.minute == minute, dirty_minutes.c.version == version)))
+        return len(minutes)
+
+    def _rebuild_hour(self, conn, hour: int) -> None:
+        rows = conn.execute(select(buckets).where(and_(
+            buckets.c.resolution == MINUTE, buckets.c.bucket_start >= hour, buckets.c.bucket_start < hour + HOUR)))
+        per_team: dict[str, GatewayAggregate] = {}
+        for row in rows:
+            aggregate = _aggregate_from_row(row)
+            if row.team in per_team:
+                per_team[row.team].merge(aggregate)
+            else:
+                per_team[row.team] = aggregate
+        conn.execute(delete(buckets).where(and_(buckets.c.resolution == HOUR, buckets.c.bucket_start == hour)))
+        if per_team:
+            conn.execute(insert(buckets), [_bucket_row(HOUR, hour, t, a) for t, a in per_team.items()])
+
+    def window(self, start: float, end: float, with_latency: bool = True) -> dict[str, GatewayAggregate]:
+        """Per-team aggregates over [start, end): whole hours from hour buckets, edges from minutes."""
+        start_minute, end_minute = _minute(start), _minute(end) + MINUTE
+        first_hour = int(math.ceil(start_minute / HOUR)) * HOUR
+        last_hour = (end_minute // HOUR) * HOUR  # hour buckets end before this
+        ranges = []
+        if first_hour < last_hour:
+            ranges.append((HOUR, first_hour, last_hour))
+            ranges.append((MINUTE, start_minute, first_hour))
+            ranges.append((MINUTE, last_hour, end_minute))
+        else:
+            ranges.append((MINUTE, start_minute, end_minute))
+        per_team: dict[str, GatewayAggregate] = {}
+        with self.engine.connect() as conn:
+            for resolution, low, high in ranges:
+                if low >= high:
+                    continue
+                in_range = and_(buckets.c.resolution == resolution, buckets.c.bucket_start >= low,
+                                buckets.c.bucket_start < high)
+                if with_latency:
+                    rows = conn.execute(select(buckets).where(in_range))
+                else:
+                    # No sketches needed (the 30-day spend window): let the database add the rows
+                    # up, so a long window costs one row per team, not one object per bucket.
+                    rows = conn.execute(select(buckets.c.team, *_SUMS).where(in_range).group_by(buckets.c.team))
+                for row in rows:
+                    aggregate = _aggregate_from_row(row, with_latency)
+                    if row.team in per_team:
+                        per_team[row.team].merge(aggregate)
+                    else:
+                        per_team[row.team] = aggregate
+        return per_team
+
+    # ------------------------------------------------------------------ read-only port (signals.source.GatewayRequests)
+    def requests_in_minutes(self, minutes: list[int]) -> list:
+        """(call_id, trace_id, team, minute) of the requests that started in these minutes."""
+        rows = []
+        with self.engine.connect() as conn:
+            for chunk in _chunks(sorted(minutes)):
+                rows.extend(conn.execute(select(requests.c.call_id, requests.c.trace_id, requests.c.team,
+                                                requests.c.minute).where(requests.c.minute.in_(chunk))).all())
+        return rows
+
+    def request_counts(self, start_minute: int, end_minute: int) -> dict[int, int]:
+        """Requests per minute: an index-only count, used to notice gateway data that came in late."""
+        with self.engine.connect() as conn:
+            return dict(conn.execute(select(requests.c.minute, func.count()).where(
+                and_(requests.c.minute >= start_minute, requests.c.minute < end_minute)).group_by(requests.c.minute)).all())
+
+    def requests_after(self, mark: dict | None, not_before: float, until: float, limit: int) -> list:
+        """Requests that started in [not_before, until) after the (start, call_id) mark, in that
+        order: a keyset read, so requests with the same start are neither lost nor repeated."""
+        conditions = [requests.c.start >= not_before, requests.c.start < until]
+        if mark:
+            conditions.append(tuple_(requests.c.start, requests.c.call_id) > tuple_(mark["start"], mark["call_id"]))
+        with self.engine.connect() as conn:
+            return conn.execute(select(requests.c.call_id, requests.c.trace_id, requests.c.team, requests.c.start)
+                                .where(and_(*conditions)).order_by(requests.c.start, requests.c.call_id)
+                                .limit(limit)).all()
+
+    def hourly_cost(self, start: float, end: float) -> list[tuple[int, str, float]]:
+        """(hour start, team, cost in USD) of the hour buckets in [start, end)."""
+        with self.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(select(buckets.c.bucket_start, buckets.c.team, buckets.c.cost_usd).where(
+                and_(buckets.c.resolution == HOUR, buckets.c.bucket_start >= start, buckets.c.bucket_start < end)))]
+
+    # ------------------------------------------------------------------ upkeep
+    def prune(self, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        with self._write_lock, self.engine.begin() as conn:
+            raw_horizon = _minute(now - self.raw_retention)
+            conn.execute(delete(requests).where(requests.c.minute < raw_horizon))
+            conn.execute(delete(seen_attempts).where(seen_attempts.c.minute < raw_horizon))
+            conn.execute(delete(buckets).where(and_(buckets.c.resolution == MINUTE,
+                                                    buckets.c.bucket_start < _minute(now - self.minute_retention))))
+            conn.execute(delete(buckets).where(and_(buckets.c.resolution == HOUR,
+                                                    buckets.c.bucket_start < now - self.hour_retention)))
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+                    for t in (requests, seen_attempts, buckets, dirty_minutes)}
+
+
+def _request_row(r: Request) -> dict:
+    return {
+        "call_id": r.call_id, "trace_id": r.trace_id, "team": r.team, "start": r.start, "end": r.end, "minute": _minute(r.start),
+        "success": int(r.success), "cache_hit": int(r.cache_hit), "cost": r.cost, "attempts": r.attempts,
+        "provider_attempts": r.provider_attempts, "provider_successes": r.provider_successes,
+        "flags": int(r.authenticated) | int(r.guardrail_run) << 1 | int(r.budget_exceeded) << 2,
+    }
+
+
+def _request_from_row(row) -> Request:
+    return Request(row.call_id, row.team, row.start, row.end, bool(row.success), bool(row.cache_hit), row.cost,
+                   row.attempts, row.provider_attempts, row.provider_successes,
+                   authenticated=bool(row.flags & 1), guardrail_run=bool(row.flags & 2),
+                   budget_exceeded=bool(row.flags & 4), trace_id=row.trace_id)
+
+
+def _bucket_row(resolution: int, bucket_start: int, team: str, a: GatewayAggregate) -> dict:
+    row = {name: getattr(a, name) for name in COUNT_FIELDS}
+    row.update(resolution=resolution, bucket_start=bucket_start, team=team, cost_usd=a.cost_usd,
+               attributed_cost_usd=a.attributed_cost_usd, first_start=a.first_start, last_end=a.last_end,
+               latency=a.latency.to_bytes())
+    return row
+
+
+def _aggregate_from_row(row, with_latency: bool = True) -> GatewayAggregate:
+    latency = SketchDistribution.from_bytes(row.latency) if with_latency else SketchDistribution()
+    return GatewayAggregate(
+        **{name: getattr(row, name) for name in COUNT_FIELDS},
+        cost_usd=row.cost_usd, attributed_cost_usd=row.attributed_cost_usd,
+        first_start=row.first_start, last_end=row.last_end, latency=latency,
+    )

@@ -1,0 +1,73 @@
+"""Sources' per-team signals -> the engine's windows, with bounded team labels.
+
+Team labels are chosen once per cycle from the request volume of every window (the gateway's
+`requests` signal), so a team keeps one label across windows; the rest fold into `other`. Every
+additive signal (numbers, distributions, intervals) of the teams that share a label is merged into
+fresh values, so `other` is exact for every source. A `Measured` value cannot be folded: it stays
+with its own team and `other` has none. `all` is what a source says for the organisation when it
+says it (a source can see things no team owns), else the merge of all its teams.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+from metrics.engine import WindowSignals
+from metrics.teams import team_labels
+from signals.measured import Measured
+from signals.source import SourceResult
+from signals.teams import ALL
+
+VOLUME_SIGNAL = "requests"
+
+
+def add_signals(into: dict[str, Any], signals: Mapping[str, Any]) -> None:
+    """Add additive signals into `into` (numbers add, mergeables merge into fresh copies)."""
+    for name, value in signals.items():
+        if isinstance(value, Measured) or value is None:
+            continue
+        current = into.get(name)
+        if isinstance(value, (int, float)):
+            into[name] = value if current is None else current + value
+            continue
+        if current is None:
+            current = into[name] = type(value)()
+        current.merge(value)
+
+
+def merged(per_team: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    total: dict[str, Any] = {}
+    for signals in per_team:
+        add_signals(total, signals)
+    return total
+
+
+def windows_by_team(spans: Mapping[str, tuple[float, float]], results: Iterable[SourceResult],
+                    allow: Iterable[str] | None, top_n: int) -> dict[str, dict[str, WindowSignals]]:
+    """`spans` maps a catalog window name to (start, end); `results` are the sources' results, in
+    order (on a name two sources both give, the later wins)."""
+    results = list(results)
+    volumes: dict[str, float] = {}
+    for result in results:
+        for name in spans:
+            for team, signals in result.by_window(name).items():
+                if team != ALL and isinstance(signals.get(VOLUME_SIGNAL), (int, float)):
+                    volumes[team] = max(volumes.get(team, 0), signals[VOLUME_SIGNAL])
+    labels = team_labels(volumes, allow, top_n)
+    rows: dict[str, dict[str, WindowSignals]] = {ALL: {}}
+    for label in set(labels.values()):
+        rows.setdefault(label, {})
+    for name, (start, end) in spans.items():
+        for label in rows:
+            rows[label][name] = WindowSignals(start, end, {})
+        for result in results:
+            per_team = result.by_window(name)
+            teams = {team: signals for team, signals in per_team.items() if team != ALL}
+            org = per_team.get(ALL)
+            rows[ALL][name].signals.update(org if org is not None else merged(teams.values()))
+            for label in set(labels.values()):
+                members = [team for team in teams if labels.get(team) == label]
+                folded = merged(teams[team] for team in members)
+                if members == [label]:  # the team itself: its non-additive values too
+                    folded.update({k: v for k, v in teams[label].items() if isinstance(v, Measured)})
+                rows[label][name].signals.update(folded)
+    return rows
