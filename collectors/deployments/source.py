@@ -1,13 +1,8 @@
 """Source `deployments`: DORA metrics for prompts and models (seed 001).
 
-Config (sources.deployments), all optional:
-    litellm: {url: http://litellm:4000, master_key_env: LITELLM_MASTER_KEY, team_field: null}
-    langfuse: {host: https://langfuse.example, public_key_env: LANGFUSE_PUBLIC_KEY,
-               secret_key_env: LANGFUSE_SECRET_KEY, label: production, poll_interval: 5m}
-    path: /webhooks/deployments          # pipelines POST events here (JSON object or array)
-    token_env: AIOPS_DEPLOYMENTS_TOKEN   # the route's own Bearer token; unset: AIOPS_INGEST_TOKEN
-    failure_window: 1h                   # an incident opening this soon after a deployment fails it
-    incident_team_label: team            # incidents with another team do not fail a team's changes
+Config: every key of `sources.deployments` is in docs/config-reference.md, generated from
+`DeploymentsConfig`; the pollers (LiteLLM model list, Langfuse prompt labels) and the webhook:
+docs/sources/deployments.md.
 Webhook event: {"kind": "prompt"|"model"|..., "name": str, "version": str, "team"?: str,
                 "deployed_at"?: RFC 3339 or unix seconds (default: now), "created_at"?: same}.
 KPIs over the trailing 30 days (CycleWindow.spend_start .. now): deployment_frequency,

@@ -1,22 +1,8 @@
 """Source `alertmanager`: the webhook receiver route and the incident KPIs.
 
-Config (sources.alertmanager), all optional:
-    path: /webhooks/alertmanager
-    token_env: AIOPS_ALERTMANAGER_TOKEN   # the route's own Bearer token; unset: AIOPS_INGEST_TOKEN
-    max_body_bytes: 4194304
-    auto_resolved_label: auto_resolved    # label or annotation; true/yes/1/auto marks automatic resolution
-    team_label: team
-    reopen_window: 1h                     # a fingerprint re-firing within this after resolve reopens
-    retention: 90d
-    backfill: {url: http://prometheus:9090, query: 'ALERTS{alertstate="firing"}', lookback: 7d, step: 60s}
-
-Alertmanager side (alertmanager.yml):
-    receivers:
-      - name: aiops
-        webhook_configs:
-          - url: http://monitor:9464/webhooks/alertmanager
-            send_resolved: true          # without it incidents never close
-            http_config: {authorization: {credentials: <token>}}
+Config: every key of `sources.alertmanager` is in docs/config-reference.md, generated from
+`AlertmanagerConfig`; the Alertmanager side (a webhook receiver with send_resolved: true) is in
+docs/sources/alertmanager.md.
 """
 from __future__ import annotations
 

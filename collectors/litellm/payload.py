@@ -3,7 +3,7 @@
 Payloads are decoded with msgspec into typed structs that name only the fields the KPIs need:
 the decoder skips everything else (messages, responses, headers, keys) without building it, which
 is both what makes ingest and replay fast and why content is never held, let alone stored. The
-contract (README, "Gateway KPI definitions") is applied here at the attempt level:
+contract (docs/contract.md, "Gateway KPI definitions") is applied here at the attempt level:
 health probes are marked, and each failed attempt is classified as the provider's fault or not.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Gateway signals: attempts grouped into requests, requests summed into mergeable aggregates.
 
-Definitions follow the contract (README, "Gateway KPI definitions"): a request is one
+Definitions follow the contract (docs/contract.md, "Gateway KPI definitions"): a request is one
 `litellm_call_id`; it succeeded if any attempt succeeded; it was answered from cache if any attempt
 was a cache hit; its latency is last attempt end minus first attempt start; its cost is the sum
 of its attempts' `response_cost`. Health probes never reach this module's aggregates.

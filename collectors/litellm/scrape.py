@@ -9,7 +9,7 @@ are added per minute and team to `litellm_scrape_increases`, so a window is a su
 never make a KPI jump or go negative. The first scrape of a proxy only sets the baseline.
 
 Signals carry a `litellm_scrape_` prefix: the push route (generic_api payloads) owns the contract's
-gateway signal names, and the two routes count differently (see collectors/OPERATIONS.md).
+gateway signal names, and the two routes count differently (see docs/sources/litellm-metrics.md).
 Config: url, master_key_env (default LITELLM_MASTER_KEY), path (/metrics; the redirect to
 /metrics/ is followed), timeout, stale_after, retention.
 """

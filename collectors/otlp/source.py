@@ -1,19 +1,7 @@
 """The `otlp` source: an OTLP/HTTP receiver route plus the trace KPIs computed from what it stored.
 
-Config (`sources.otlp` in the monitor's YAML), all optional:
-    path: /v1/traces
-    token_env: AIOPS_OTLP_TOKEN      # bearer token for the route; if that variable is unset,
-                                     # AIOPS_INGEST_TOKEN is used; neither set: open, which the
-                                     # server allows on loopback or with server.allow_unauthenticated
-    max_body_bytes: 16777216
-    team_attributes: [metadata.user_api_key_team_alias, metadata.user_api_key_team_id]
-    team_resource_attribute: service.namespace
-    tag_attributes: [langfuse.trace.tags, tags, metadata.tags]
-    settle: 3m                       # minutes this recent are recomputed every cycle
-    retention: 2d                    # per-trace rows; never less than the evaluation window
-    stale_after: 5m
-    top_series: 50                   # rows of the per service/team/model span series
-    kpis: {...}                      # collectors.observability_kpis.KpiMapping
+Config: every key of `sources.otlp` is in docs/config-reference.md, generated from `OtlpConfig`
+(one source of truth); connecting a proxy or an SDK: docs/sources/otlp.md.
 """
 from __future__ import annotations
 

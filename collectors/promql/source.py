@@ -1,24 +1,9 @@
 """Source `prometheus`: any signal defined as a PromQL expression over the Prometheus HTTP API.
 
-This is how a user feeds a KPI we have no native collector for. Config (sources.prometheus):
-
-    url: http://prometheus:9090
-    timeout: 10s          # per HTTP request, also sent to Prometheus as the query timeout
-    retries: 2            # on connection errors, timeouts and 5xx; never on a rejected query
-    bearer_token_env: PROMETHEUS_TOKEN   # optional
-    signals:
-      system_health_score:
-        query: avg(my_slo_ok)
-        mode: range                 # evaluate over the cycle's evaluation window
-        step: 1m
-        reduce: mean                # of all points: mean | last | min | max | sum
-        samples: points             # observations behind the value (min_samples is checked against it)
-      quality_score_points:         # a ratio KPI reads two signals (quality_score_avg: points / scores)
-        query: sum by (team) (sum_over_time(my_eval_score[1h]))
-        team_label: team            # one value per team from this label (plus `all` if the query gives it)
-      quality_scores:
-        query: sum by (team) (count_over_time(my_eval_score[1h]))
-        team_label: team
+This is how a user feeds a KPI we have no native collector for: each configured signal is a query
+(instant, or a range over the evaluation window reduced to one value), per team when a label says
+so. Every key: docs/config-reference.md (generated from `PromqlConfig`); examples:
+docs/sources/prometheus.md.
 
 A signal that feeds a count (a ratio's part) is read as its value. A KPI the engine computes from
 signals (quality_score_avg) is refused at start with the signals to give instead.

@@ -23,7 +23,7 @@ def _positive_port(text: str) -> int:
     return port
 
 
-CONFIG_HELP = "YAML config file (README: Configuration); environment variables AIOPS_* override it"
+CONFIG_HELP = "YAML config file (docs/configuration.md); environment variables AIOPS_* override it"
 FORMAT_HELP = "table for people (default) or json (the stable output contract) for programs"
 PATHS_HELP = "LiteLLM payload files or folders: JSON arrays, single objects, JSON lines, each optionally .gz"
 

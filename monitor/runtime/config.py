@@ -117,7 +117,7 @@ class Config(_Section):
 
 
 
-# Environment variables that override the file (documented in the README).
+# Environment variables that override the file (documented in docs/configuration.md).
 ENV_OVERRIDES = {
     "AIOPS_STORE_URL": ("store", "url"),
     "AIOPS_PORT": ("server", "port"),
