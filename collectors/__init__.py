@@ -1,1 +1,3 @@
-"""Collectors turn what a source says into signals. They know their source's API, nothing about levels."""
+"""Sources: each turns what one system says into additive signals per team (signals.source). They
+know their system's API and their own tables, nothing about levels, and nothing of each other but
+the read-only ports on their context."""

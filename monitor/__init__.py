@@ -1,1 +1,2 @@
-"""The service: config, history store, ingest, scheduler, exporter, CLI."""
+"""Orchestration: the running service (runtime/), the history database (storage/), the weekly digest
+(digest/), offline generators (generate/), the CLI (commands/) and the demo (demo/)."""

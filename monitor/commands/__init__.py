@@ -1,0 +1,1 @@
+"""The command line: `aiops-maturity` (cli.py) and its subcommands that are more than a call."""

@@ -1,0 +1,1 @@
+"""`aiops-maturity demo`: the demo (run.py), its feeds (entry-point plugins) and the demo digest."""

@@ -1,0 +1,1 @@
+"""Offline generators: Prometheus alert rules, Grafana dashboards, the configuration reference."""
