@@ -12,6 +12,7 @@ WORKDIR /app
 # The package with its dependencies (pyproject.toml); tests, benchmarks and dashboards stay out.
 COPY pyproject.toml README.md ./
 COPY metrics ./metrics
+COPY signals ./signals
 COPY collectors ./collectors
 COPY monitor ./monitor
 RUN pip install .

@@ -17,8 +17,7 @@ from signals.errors import AiopsError
 
 # What a write to the history database raises when the database, not the request, is at fault
 # (disk full, read-only, corrupt, a server gone): the route answers 503 + Retry-After, senders retry.
-DATABASE_ERRORS = (SQLAlchemyError, sqlite3.Error)  # the history database itself refused or broke
-STORE_ERRORS = (*DATABASE_ERRORS, OSError)           # ... or the disk under it
+STORE_ERRORS = (SQLAlchemyError, sqlite3.Error, OSError)
 RETRY_AFTER_SECONDS = 5
 
 

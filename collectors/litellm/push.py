@@ -118,14 +118,20 @@ class LiteLLMPushSource:
 
     # ------------------------------------------------------------------ cycle
     def collect(self, window: CycleWindow) -> SourceResult:
-        """Per-team gateway signals for the evaluation window and the trailing 30 days."""
-        if self.store.rebuild_dirty():  # a committed bucket write: the store works again
-            self.health.ok()
-        evaluation = self.store.window(window.start, window.end)
-        spend = self.store.window(window.spend_start, window.end, with_latency=False)
-        if window.now - self._last_prune > HOUR:
-            self.store.prune(window.now)
-            self._last_prune = window.now
+        """Per-team gateway signals for the evaluation window and the trailing 30 days. A store that
+        fails here marks the monitor not ready (/healthz) until a write works again; the guard marks
+        this source down and keeps its last signals."""
+        try:
+            if self.store.rebuild_dirty():  # a committed bucket write: the store works again
+                self.health.ok()
+            evaluation = self.store.window(window.start, window.end)
+            spend = self.store.window(window.spend_start, window.end, with_latency=False)
+            if window.now - self._last_prune > HOUR:
+                self.store.prune(window.now)
+                self._last_prune = window.now
+        except STORE_ERRORS as exc:
+            self.health.failed(exc)
+            raise
         return SourceResult(windows={"evaluation": team_signals(evaluation), "30d": team_signals(spend)})
 
     def families(self) -> list:

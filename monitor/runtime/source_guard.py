@@ -18,7 +18,6 @@ import threading
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 
-from collectors.http_guard import DATABASE_ERRORS
 from signals.source import CycleWindow, Source, SourceResult
 
 log = logging.getLogger("aiops_maturity")
@@ -45,8 +44,7 @@ class GuardedSources:
 
     def collect(self, window: CycleWindow, sources: list[Source]) -> list[SourceResult]:
         """The results of every source that answered in time or whose last answer is not yet stale,
-        in the sources' order. A database error (the shared history database) fails the cycle:
-        every write of the cycle would fail too, and the service reports the store as not ready."""
+        in the sources' order."""
         kept_results = []
         for source in sources:
             self.statuses.setdefault(source.name, CollectorStatus())
@@ -74,8 +72,6 @@ class GuardedSources:
             return
         try:
             result = call.result()
-        except DATABASE_ERRORS:  # not the source's fault: a network OSError stays the source's own
-            raise
         except Exception as exc:  # noqa: BLE001 - one failing source must not stop the others
             self._down(source, status, f"{type(exc).__name__}: {exc}"[:300])
         else:

@@ -13,6 +13,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+from sqlalchemy.pool import StaticPool
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
@@ -77,7 +78,12 @@ def make_engine(url: str) -> Engine:
     path = sqlite_path(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, future=True)
+    if url.startswith("sqlite") and path is None:
+        # In memory: one connection shared by every thread (sources collect in worker threads),
+        # or each thread would see its own empty database.
+        engine = create_engine(url, future=True, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        engine = create_engine(url, future=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
