@@ -18,7 +18,7 @@ from typing import Iterable
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from signals.measured import Measured
-from signals.teams import ALL, UNATTRIBUTED
+from signals.teams import ALL
 
 SIGNALS = ("trace_coverage", "evaluation_coverage", "quality_score_avg", "rag_relevance_score", "csat",
            "memory_utilization_rate", "agent_success_rate", "personalization_accuracy", "human_escalation_rate",

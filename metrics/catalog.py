@@ -134,12 +134,12 @@ class Catalog(_Strict):
         for kpi in self.kpis:
             if kpi.dimension not in self.dimensions:
                 raise ValueError(f"KPI '{kpi.id}': unknown dimension '{kpi.dimension}'")
-            for name in _formula_signals(kpi.formula):
+            for name in formula_signals(kpi.formula):
                 if name not in self.signals:
                     raise ValueError(f"KPI '{kpi.id}': unknown signal '{name}'")
             # a formula reads its signals as one kind: a ratio of sketches would be nonsense
             wanted = KINDS.get(type(kpi.formula), "measurement")
-            for name in _formula_signals(kpi.formula):
+            for name in formula_signals(kpi.formula):
                 if self.signals[name].kind != wanted:
                     raise ValueError(f"KPI '{kpi.id}': signal '{name}' is a {self.signals[name].kind}, "
                                      f"its {kpi.formula.kind} formula needs a {wanted}")
@@ -155,7 +155,8 @@ class Catalog(_Strict):
         return range(1, MAX_LEVEL + 1)
 
 
-def _formula_signals(formula: Formula) -> list[str]:
+def formula_signals(formula: Formula) -> list[str]:
+    """The signals a formula reads."""
     if isinstance(formula, Ratio):
         return [formula.numerator, formula.denominator] + ([formula.samples] if formula.samples else [])
     if isinstance(formula, Sum):

@@ -5,7 +5,7 @@ blocks like `unmet` but is reported apart. score = level + met(L+1) / targets(L+
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from metrics.catalog import MAX_LEVEL, Catalog, Kpi, Measurement, Median, PerDay, Quantile, Ratio, Sum, Target

@@ -6,7 +6,7 @@ from typing import Any
 
 from metrics.catalog import Catalog
 from metrics.engine import Assessment, WindowSignals, evaluate
-from metrics.teams import ALL
+from signals.teams import ALL
 
 
 @dataclass

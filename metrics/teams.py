@@ -1,11 +1,10 @@
-"""Bounded team labels: an allow-list or the top N by request volume; the rest fold into `other`."""
+"""Bounded team labels: an allow-list or the top N by request volume; the rest fold into `other`
+(the folding itself is monitor/runtime/windows.py)."""
 from __future__ import annotations
 
-from typing import Callable, Iterable, Mapping, TypeVar
+from typing import Iterable, Mapping
 
-from signals.teams import ALL, OTHER, UNATTRIBUTED
-
-T = TypeVar("T")
+from signals.teams import OTHER, UNATTRIBUTED
 
 
 def team_labels(volumes: Mapping[str, float], allow: Iterable[str] | None, top_n: int) -> dict[str, str]:
@@ -19,15 +18,3 @@ def team_labels(volumes: Mapping[str, float], allow: Iterable[str] | None, top_n
         keep = set(ranked[:top_n])
     keep.add(UNATTRIBUTED)
     return {team: (team if team in keep else OTHER) for team in volumes}
-
-
-def fold(per_team: Mapping[str, T], labels: Mapping[str, str], empty: Callable[[], T]) -> dict[str, T]:
-    """Merge the values of raw teams that share a label into fresh values (`empty()` then
-    `.merge`): the inputs are never modified, so they can be folded again or summed for `all`."""
-    folded: dict[str, T] = {}
-    for team, value in per_team.items():
-        label = labels.get(team, OTHER)
-        if label not in folded:
-            folded[label] = empty()
-        folded[label].merge(value)  # type: ignore[attr-defined]
-    return folded

@@ -23,11 +23,12 @@ def available(group: str) -> dict[str, Any]:
     return {ep.name: ep for ep in sorted(entry_points(group=group), key=lambda ep: ep.name)}
 
 
-def load(group: str, name: str, where: str) -> Any:
-    """The object entry point `name` of `group` names; `where` prefixes the error (a config path)."""
+def load(group: str, name: str, where: str, kind: str = "name") -> Any:
+    """The object entry point `name` of `group` names; `where` prefixes the error (a config path),
+    `kind` names what is unknown in it ("source", "incident provider")."""
     known = available(group)
     if name not in known:
-        raise PluginError(f"{where}: unknown name '{name}' (known: {', '.join(known) or 'none'})")
+        raise PluginError(f"{where}: unknown {kind} '{name}' (known: {', '.join(known) or 'none'})")
     try:
         return known[name].load()
     except (ImportError, AttributeError) as exc:

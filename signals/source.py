@@ -102,6 +102,11 @@ class SourceResult:
 
 @runtime_checkable
 class Source(Protocol):
+    """Optional attributes the service reads: `deadline` (seconds the cycle waits for `collect`,
+    default scheduler.source_deadline), `pushed_at` (a source that only receives: the time of its
+    last accepted delivery; it is reported up once something arrived), `incident_log` (the
+    `incidents` port it offers), `configured_signals` (signal names its config chose)."""
+
     name: str
     stale_after: float
 

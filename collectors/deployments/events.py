@@ -8,7 +8,6 @@ is only known for some events; `deployed_at` is when it went live.
 from __future__ import annotations
 
 import hashlib
-import statistics
 from dataclasses import dataclass
 from typing import Iterable
 

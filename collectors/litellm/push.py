@@ -28,7 +28,7 @@ from collectors.http_guard import (
 )
 from collectors.litellm.ingest import MAX_ERRORS_REPORTED, IngestOutcome, ingest
 from collectors.litellm.payload import decode_document
-from collectors.litellm.requests import team_signals
+from collectors.litellm.requests import gateway_result
 from collectors.litellm.store import HOUR, Store
 from signals.durations import format_duration
 from signals.source import CycleWindow, SourceResult
@@ -132,7 +132,7 @@ class LiteLLMPushSource:
         except STORE_ERRORS as exc:
             self.health.failed(exc)
             raise
-        return SourceResult(windows={"evaluation": team_signals(evaluation), "30d": team_signals(spend)})
+        return gateway_result({"evaluation": evaluation, "30d": spend})
 
     def families(self) -> list:
         return list(self.ingested.collect())

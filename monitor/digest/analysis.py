@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from metrics.teams import ALL
+from signals.teams import ALL
 
 # Which direction is better, by comparator of the KPI's target; "ge 0" targets ("tracked") have none.
 _BETTER = {"lt": -1, "le": -1, "gt": 1, "ge": 1}

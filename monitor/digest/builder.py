@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from metrics.catalog import Catalog, CatalogError, load_catalog
-from metrics.teams import ALL
+from signals.teams import ALL
 from monitor.digest import analysis
 from monitor.digest.hooks import claims_section, incidents_section
 from monitor.digest.week import week_bounds

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from sqlalchemy.engine import Engine
 
-from metrics.teams import ALL
+from signals.teams import ALL
 from monitor.digest.delivery import Channel, Ledger, Outcome, build_channels, deliver
 from monitor.digest.builder import build_digest
 from monitor.digest.config import DigestConfig

@@ -7,7 +7,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from metrics.engine import Assessment
-from metrics.teams import ALL
+from signals.teams import ALL
 from signals.labels import BoundedGaugeMetricFamily
 from monitor.runtime.service import Snapshot
 

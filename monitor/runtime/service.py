@@ -6,14 +6,14 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from collectors.http_guard import StoreHealth
 from collectors.litellm.push import LiteLLMPushSource
 from collectors.litellm.store import HOUR, Store
-from metrics.catalog import Catalog, load_catalog
+from metrics.catalog import Catalog, formula_signals, load_catalog
 from metrics.report import Report, build_report
 from monitor.runtime.config import Config, ConfigError
 from monitor.storage.database import STORE_ERRORS, describe, open_database, sqlite_path
@@ -26,12 +26,6 @@ from signals.source import CycleWindow, Source, SourceContext
 log = logging.getLogger("aiops_maturity")
 
 SPEND_WINDOW = 30 * 86400
-
-
-def _formula_inputs(kpi) -> list[str]:
-    formula = kpi.formula
-    names = [getattr(formula, field, None) for field in ("numerator", "denominator", "signal", "distribution", "intervals")]
-    return [n for n in names if n]
 
 
 @dataclass
@@ -101,7 +95,7 @@ class Monitor:
             for name in getattr(source, "configured_signals", ()):
                 if name in kpis and name not in self.catalog.signals:
                     raise ConfigError(f"sources.{source.name}.signals.{name}: {name} is computed from "
-                                      f"{', '.join(_formula_inputs(kpis[name]))}; give those signals instead")
+                                      f"{', '.join(formula_signals(kpis[name].formula))}; give those signals instead")
 
     @property
     def all_sources(self) -> list[Source]:

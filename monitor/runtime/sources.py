@@ -17,9 +17,9 @@ def validate_source_sections(sections: dict[str, dict | None]) -> list[tuple[Any
     validated = []
     for name, section in sections.items():
         try:
-            factory = plugins.load(plugins.SOURCES, name, f"sources.{name}")
+            factory = plugins.load(plugins.SOURCES, name, f"sources.{name}", kind="source")
         except plugins.PluginError as exc:
-            raise SourceConfigError(str(exc).replace("unknown name", "unknown source")) from None
+            raise SourceConfigError(str(exc)) from None
         try:
             validated.append((factory, factory.config_model.model_validate(section or {})))
         except ValidationError as exc:

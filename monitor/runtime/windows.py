@@ -53,19 +53,19 @@ def windows_by_team(spans: Mapping[str, tuple[float, float]], results: Iterable[
                 if team != ALL and isinstance(signals.get(VOLUME_SIGNAL), (int, float)):
                     volumes[team] = max(volumes.get(team, 0), signals[VOLUME_SIGNAL])
     labels = team_labels(volumes, allow, top_n)
-    rows: dict[str, dict[str, WindowSignals]] = {ALL: {}}
-    for label in set(labels.values()):
-        rows.setdefault(label, {})
+    rows: dict[str, dict[str, WindowSignals]] = {ALL: {}, **{label: {} for label in labels.values()}}
     for name, (start, end) in spans.items():
         for label in rows:
             rows[label][name] = WindowSignals(start, end, {})
         for result in results:
             per_team = result.by_window(name)
             teams = {team: signals for team, signals in per_team.items() if team != ALL}
-            org = per_team.get(ALL)
-            rows[ALL][name].signals.update(org if org is not None else merged(teams.values()))
-            for label in set(labels.values()):
-                members = [team for team in teams if labels.get(team) == label]
+            rows[ALL][name].signals.update(per_team[ALL] if ALL in per_team else merged(teams.values()))
+            members_of: dict[str, list[str]] = {}  # label -> its raw teams, in the source's order
+            for team in teams:
+                if team in labels:
+                    members_of.setdefault(labels[team], []).append(team)
+            for label, members in members_of.items():
                 folded = merged(teams[team] for team in members)
                 if members == [label]:  # the team itself: its non-additive values too
                     folded.update({k: v for k, v in teams[label].items() if isinstance(v, Measured)})

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from metrics.engine import Assessment
 from metrics.report import Report
-from metrics.teams import ALL
+from signals.teams import ALL
 from monitor.storage.migrations import write_transaction
 from signals.durations import Duration
 

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
-from metrics.teams import ALL
+from signals.teams import ALL
 from monitor.storage.history import History, HistoryConfig, snapshot_kpis, snapshots
 from collectors.litellm.store import Store
 from monitor.storage.database import open_database
