@@ -1,5 +1,6 @@
 """The monitor's HTTP surface: every source's receiving routes (the LiteLLM push route among them),
-/metrics, /api/report and /healthz."""
+/metrics, /api/report and the probes: /healthz (the store can write), /readyz (that, and a first
+cycle has completed: Kubernetes' readiness probe) and /livez (the process answers: its liveness probe)."""
 from __future__ import annotations
 
 import orjson
@@ -41,10 +42,23 @@ def create_app(monitor: Monitor) -> Starlette:
             return JSONResponse({"status": "not_ready", "store": monitor.store_fault}, status_code=503)
         return JSONResponse({"status": "ok", "cycle_seconds": monitor.snapshot.cycle_seconds})
 
+    async def readyz(request: Request) -> Response:
+        # Traffic only once there is a report to serve: before the first cycle /api/report is a 503.
+        if monitor.snapshot.report is None:
+            return JSONResponse({"status": "not_ready", "reason": "no collection cycle has completed yet"},
+                                status_code=503)
+        return await healthz(request)
+
+    async def livez(_request: Request) -> Response:
+        # A store that cannot write is not a reason to restart the process (it recovers by itself).
+        return JSONResponse({"status": "ok"})
+
     source_routes = [route for source in monitor.all_sources for route in source.routes()]
     return Starlette(routes=[
         *source_routes,
         Route("/metrics", metrics, methods=["GET"]),
         Route("/api/report", report, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/livez", livez, methods=["GET"]),
     ])

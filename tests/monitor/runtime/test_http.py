@@ -111,3 +111,12 @@ def test_report_endpoint(client, monitor):
     monitor.run_cycle()
     body = client.get("/api/report").json()
     assert body["model"] == "aiops" and body["kpis"]["cache_hit_rate"]["value"] == pytest.approx(1 / 6)
+
+
+def test_readyz_waits_for_the_first_cycle_while_livez_answers_from_the_start(client, monitor):
+    assert client.get("/livez").status_code == 200
+    before = client.get("/readyz")
+    assert before.status_code == 503 and before.json()["status"] == "not_ready"
+    monitor.run_cycle()
+    assert client.get("/readyz").status_code == 200
+    assert client.get("/healthz").status_code == 200
