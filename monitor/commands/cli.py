@@ -109,6 +109,7 @@ def cmd_serve(args) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     with RunningMonitor(Monitor(config)) as running:
+        print(f"Status page: {running.url}/", flush=True)
         print(f"aiops-maturity serving on {running.url} (ingest /ingest/litellm, /metrics, /api/report)", flush=True)
         stop.wait()
     return 0

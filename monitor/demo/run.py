@@ -160,6 +160,8 @@ def run_demo(port: int, duration: float | None, data_dir: Path, rate: float, kee
     feeds = load_feeds()
     monitor = Monitor(demo_config(port, data_dir, feeds))
     with RunningMonitor(monitor, port_setting="--port N") as running:
+        # First line, plain print: rich would wrap a long URL and the page is what to open first.
+        print(f"Status page: {running.url}/", flush=True)
         console.print(f"[bold]aiops-maturity demo[/]: /metrics on {running.url}/metrics, history in {data_dir}/")
         logger = MaturityLogger(endpoint=f"{running.url}/ingest/litellm", flush_interval=0.5)
         litellm.callbacks = [logger]

@@ -1,6 +1,7 @@
 """The monitor's HTTP surface: every source's receiving routes (the LiteLLM push route among them),
-/metrics, /api/report and the probes: /healthz (the store can write), /readyz (that, and a first
-cycle has completed: Kubernetes' readiness probe) and /livez (the process answers: its liveness probe)."""
+/metrics, /api/report, the status page at / (monitor/runtime/status_page.py) and the probes:
+/healthz (the store can write), /readyz (that, and a first cycle has completed: Kubernetes'
+readiness probe) and /livez (the process answers: its liveness probe)."""
 from __future__ import annotations
 
 import orjson
@@ -13,6 +14,7 @@ from starlette.routing import Route
 from collectors.http_guard import authorized
 from monitor.runtime.exporter import MaturityCollector
 from monitor.runtime.service import Monitor
+from monitor.runtime.status_page import status_response
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -37,6 +39,15 @@ def create_app(monitor: Monitor) -> Starlette:
             return _error(503, "no collection cycle has completed yet")
         return Response(orjson.dumps(snapshot.report.as_dict()), media_type="application/json")
 
+    async def status_page(request: Request) -> Response:
+        # The same data as /api/report, so the same token. A browser cannot add a bearer header by
+        # itself: with a read token, reach the page through a proxy that adds it (docs/status-page.md);
+        # a token in the URL would end up in histories and logs, so none is accepted.
+        if read_token and not authorized(request, read_token):
+            return _error(401, "missing or wrong bearer token (AIOPS_READ_TOKEN)")
+        return status_response(monitor.snapshot, monitor.catalog, monitor.config.scheduler.interval_seconds,
+                               monitor.clock(), request.query_params.get("team"))
+
     async def healthz(_request: Request) -> Response:
         if monitor.store_fault is not None:  # not ready: a load balancer sends traffic elsewhere
             return JSONResponse({"status": "not_ready", "store": monitor.store_fault}, status_code=503)
@@ -56,6 +67,7 @@ def create_app(monitor: Monitor) -> Starlette:
     source_routes = [route for source in monitor.all_sources for route in source.routes()]
     return Starlette(routes=[
         *source_routes,
+        Route("/", status_page, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/api/report", report, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
