@@ -58,6 +58,22 @@ class GatewayRequests(Protocol):
     def hourly_cost(self, start: float, end: float) -> list[tuple[int, str, float]]: ...
 
 
+class GatewayImports(Protocol):
+    """Write port on the gateway store for sources that read requests elsewhere (the proxy's own
+    database): imported requests count once with what the push route delivers, and the importer's
+    progress is written in the same transaction as its requests."""
+
+    def import_state(self, key: str) -> dict | None: ...
+
+    def import_batch(self, key: str, state: dict, requests: list, day_totals: list = (), now: float = 0.0) -> dict: ...
+
+    def known_calls(self, call_ids: list[str]) -> set[str]: ...
+
+    def horizon(self, now: float) -> int: ...
+
+    def hours_with_buckets(self, start: float, end: float) -> list[int]: ...
+
+
 class IncidentLog(Protocol):
     """Read-only port on the incidents source: incidents (assembled from alerts) since a time."""
 
@@ -78,6 +94,7 @@ class SourceContext:
     # with receiving routes exposes the token it enforces as `token` (None: open).
     route_token: str | None = None
     gateway: GatewayRequests | None = None
+    gateway_imports: GatewayImports | None = None
     incidents: IncidentLog | None = None
 
 
@@ -105,7 +122,9 @@ class Source(Protocol):
     """Optional attributes the service reads: `deadline` (seconds the cycle waits for `collect`,
     default scheduler.source_deadline), `pushed_at` (a source that only receives: the time of its
     last accepted delivery; it is reported up once something arrived), `incident_log` (the
-    `incidents` port it offers), `configured_signals` (signal names its config chose)."""
+    `incidents` port it offers), `configured_signals` (signal names its config chose), `feeds_gateway`
+    (True: it writes requests through `gateway_imports`, so the cycle collects it before the others,
+    which then read the gateway store with this cycle's imports in it)."""
 
     name: str
     stale_after: float

@@ -25,7 +25,8 @@ from collectors.litellm.payload import Attempt
 from signals.distribution import SketchDistribution
 from collectors.litellm.requests import COUNT_FIELDS, UNATTRIBUTED, GatewayAggregate, Request
 
-MINUTE, HOUR = 60, 3600
+MINUTE, HOUR, DAY = 60, 3600, 86400
+IMPORTED = 8  # requests.flags bit: the row came from the proxy's database (collectors.litellm.database)
 _IN_CHUNK = 500  # bound the size of IN (...) lists
 _RETRIES = 5
 
@@ -50,7 +51,7 @@ requests = Table(
     Column("attempts", Integer, nullable=False),
     Column("provider_attempts", Integer, nullable=False),
     Column("provider_successes", Integer, nullable=False),
-    Column("flags", Integer, nullable=False, default=0),  # bit set: authenticated, guardrail run, budget exceeded
+    Column("flags", Integer, nullable=False, default=0),  # bit set: authenticated, guardrail run, budget exceeded, imported
 )
 dirty_minutes = Table(
     "dirty_minutes", metadata,
@@ -163,14 +164,17 @@ class Store:
             if not new:
                 return 0, len(known)
             call_ids = list({a.call_id for a in new})
-            existing: dict[str, Request] = {}
+            existing: dict[str, Request | None] = {}
             old_minutes: dict[str, int] = {}
             for chunk in _chunks(call_ids):
                 query = select(requests).where(requests.c.call_id.in_(chunk))
                 if conn.dialect.name == "postgresql":
                     query = query.with_for_update()  # replicas merging one request wait for each other
                 for row in conn.execute(query):
-                    existing[row.call_id] = _request_from_row(row)
+                    # A request imported from the proxy's database is replaced, not added to: the
+                    # push route's attempts say more (every attempt of a fallback) and the two
+                    # routes must count the request once.
+                    existing[row.call_id] = None if row.flags & IMPORTED else _request_from_row(row)
                     old_minutes[row.call_id] = row.minute
             merged: dict[str, Request] = {}
             for attempt in new:

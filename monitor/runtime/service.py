@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from collectors.http_guard import StoreHealth
 from collectors.litellm.push import LiteLLMPushSource
+from collectors.litellm.imports import StoreImports
 from collectors.litellm.store import HOUR, Store
 from metrics.catalog import Catalog, formula_signals, load_catalog
 from metrics.report import Report, build_report
@@ -69,7 +70,8 @@ class Monitor:
         self.push = LiteLLMPushSource(self.store, clock, self.health, config.teams.tag_prefix, shared_token,
                                       config.server.max_body_bytes)
         context = SourceContext(self.engine, clock, dict(os.environ if environ is None else environ),
-                                config.teams.tag_prefix, route_token=shared_token, gateway=self.store)
+                                config.teams.tag_prefix, route_token=shared_token, gateway=self.store,
+                                gateway_imports=StoreImports(self.store))
         self.sources: list[Source] = sources if sources is not None else build_sources(config.sources, context)
         self._check_configured_signals()
         self.collectors: dict[str, CollectorStatus] = {source.name: CollectorStatus() for source in self.all_sources}
@@ -114,7 +116,11 @@ class Monitor:
             window = self.config.evaluation_window
             spend_start = (int(now - SPEND_WINDOW) // HOUR) * HOUR  # hour-aligned trailing 30 days
             spans = {"evaluation": (now - window, now), "30d": (spend_start, now)}
-            results = self.guarded.collect(CycleWindow(now, now - window, now, spend_start), self.all_sources)
+            cycle_window = CycleWindow(now, now - window, now, spend_start)
+            # Importers into the gateway store first: the push source then reads their rows this cycle.
+            feeders = [s for s in self.all_sources if getattr(s, "feeds_gateway", False)]
+            results = self.guarded.collect(cycle_window, feeders) if feeders else []
+            results += self.guarded.collect(cycle_window, [s for s in self.all_sources if s not in feeders])
             windows = windows_by_team(spans, results, self.config.teams.allow, self.config.teams.top_n)
             report = build_report(self.catalog, windows, now, {"window": {"start": now - window, "end": now,
                                                                            "seconds": window}})

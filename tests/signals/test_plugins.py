@@ -8,7 +8,8 @@ from signals.errors import AiopsError
 
 
 @pytest.mark.parametrize("group, names", [
-    (plugins.SOURCES, {"otlp", "langfuse", "alertmanager", "prometheus", "litellm_metrics", "deployments", "forecast"}),
+    (plugins.SOURCES, {"otlp", "langfuse", "alertmanager", "prometheus", "litellm_metrics", "deployments", "forecast",
+                       "litellm_db"}),
     (plugins.DEMO_FEEDS, {"otlp", "incidents"}),
     (plugins.INCIDENT_PROVIDERS, {"alertmanager"}),
 ])
