@@ -15,11 +15,16 @@ COPY metrics ./metrics
 COPY signals ./signals
 COPY collectors ./collectors
 COPY monitor ./monitor
-RUN pip install .
+# The postgres extra (psycopg) lets the same image keep its history in PostgreSQL (AIOPS_STORE_URL;
+# deploy/kubernetes/overlays/replicas). The brackets, a shell glob, match no file in /app.
+RUN pip install .[postgres]
 
 RUN useradd --system --uid 10001 --home-dir /data aiops \
     && mkdir -p /data /etc/aiops && chown aiops /data
 USER aiops
+# Relative paths (the defaults sqlite:///aiops-data/history.db, digest.out_dir aiops-data/digests)
+# land on the volume, never in /app, which aiops cannot write (read-only in Kubernetes: deploy/kubernetes).
+WORKDIR /data
 VOLUME ["/data"]
 EXPOSE 9464
 

