@@ -1,5 +1,9 @@
 """Render a `Digest`: Markdown (charts as PNG files beside it), self-contained HTML (charts inlined
-as base64 PNG, a Content-Security-Policy that forbids any network load) and JSON."""
+as base64 PNG, a Content-Security-Policy that forbids any network load) and JSON.
+
+The HTML template autoescapes: team names, incident titles, KPI names, error messages and every other
+value reach the page as text. Only values built here from trusted data (the charts' base64 data URIs)
+are `Markup`. The Markdown template is not escaped."""
 from __future__ import annotations
 
 import base64
@@ -13,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from monitor.digest import charts
 from monitor.digest.builder import Digest
@@ -30,8 +35,9 @@ class Chart:
     png: bytes
 
     @property
-    def data_uri(self) -> str:
-        return "data:image/png;base64," + base64.b64encode(self.png).decode()
+    def data_uri(self) -> Markup:
+        # Trusted: a fixed prefix and base64 (A-Z a-z 0-9 + / =), nothing an HTML escape would change.
+        return Markup("data:image/png;base64," + base64.b64encode(self.png).decode())
 
 
 @dataclass
@@ -113,10 +119,16 @@ def _view(digest: Digest, chart_list: list[Chart]) -> dict[str, Any]:
     }
 
 
-def _environment(autoescape: bool) -> Environment:
+# Escape HTML templates by their full suffix ("digest.html.j2" ends in ".j2", so a plain ["html"]
+# would not match it); Markdown and text templates ("digest.md.j2") are never escaped.
+AUTOESCAPE = select_autoescape(enabled_extensions=("html", "htm", "xml", "html.j2", "htm.j2", "xml.j2"),
+                               disabled_extensions=("md", "md.j2", "txt", "txt.j2"),
+                               default_for_string=True, default=True)
+
+
+def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, trim_blocks=True,
-                      lstrip_blocks=True, autoescape=select_autoescape(["html"]) if autoescape else False,
-                      keep_trailing_newline=True)
+                      lstrip_blocks=True, autoescape=AUTOESCAPE, keep_trailing_newline=True)
     env.filters["md"] = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
     return env
 
@@ -124,8 +136,9 @@ def _environment(autoescape: bool) -> Environment:
 def render(digest: Digest) -> Rendered:
     chart_list = build_charts(digest)
     view = _view(digest, chart_list)
-    markdown = _environment(False).get_template("digest.md.j2").render(**view)
-    html = _environment(True).get_template("digest.html.j2").render(**view)
+    env = _environment()
+    markdown = env.get_template("digest.md.j2").render(**view)
+    html = env.get_template("digest.html.j2").render(**view)
     return Rendered(digest, markdown, html, markdown, view["headline"], chart_list)
 
 

@@ -136,3 +136,56 @@ def test_digest_command_writes_the_folder(store, tmp_path):
     assert "AI-ops maturity 2026-W05: level" in html.read_text()
     with pytest.raises(WeekError):
         digest_command(config, tmp_path / "digests", "2026-5")
+
+
+HOSTILE = '<script>alert(1)</script> & "x"'
+HOSTILE_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &#34;x&#34;"
+
+
+def test_html_escapes_team_names_and_incident_titles_but_keeps_its_charts(tmp_path):
+    """Team names and incident titles come from users: the HTML digest shows them as text (no element
+    of theirs reaches the page), the charts are still inline images and the Markdown is not escaped."""
+    s = Store(open_database(f"sqlite:///{tmp_path / 'h.db'}"))
+    teams = (HOSTILE, "search")
+    seed_weeks(History(s.engine), W02, 8, [{"error_rate": 0.12 - 0.012 * k, "cache_rate": 0.1 + 0.04 * k,
+                                            "teams": teams} for k in range(8)])
+    late = W02 + 7 * 7 * DAY + 6 * DAY
+    incidents = [{"id": "a", "title": HOSTILE, "team": HOSTILE, "severity": "<b>page</b>",
+                  "opened_at": late - 7200, "resolved_at": late - 5400}]
+    digest = build_digest(History(s.engine), "2026-W09", "UTC", "aiops", HEADLINE, incidents=incidents,
+                          now=W02 + 60 * DAY)
+    s.close()
+    assert any(t["team"] == HOSTILE for m in digest.models for t in m["teams"])
+    rendered = render(digest)
+    html = rendered.html
+
+    assert "<script" not in html and "</script" not in html and "<b>page</b>" not in html
+    teams_table = re.search(r'<table class="teams">.*?</table>', html, re.S).group(0)
+    assert f"<td>{HOSTILE_ESCAPED}</td>" in teams_table
+    incidents_list = re.search(r'<ul id="incidents">.*?</ul>', html, re.S).group(0)
+    assert f" · {HOSTILE_ESCAPED} · {HOSTILE_ESCAPED} · &lt;b&gt;page&lt;/b&gt;</li>" in incidents_list
+    assert f" · {HOSTILE_ESCAPED} after " in incidents_list
+
+    class Elements(HTMLParser):  # what a browser would build: only the template's own elements
+        def __init__(self) -> None:
+            super().__init__()
+            self.tags: set[str] = set()
+            self.text: list[str] = []
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.add(tag)
+
+        def handle_data(self, data):
+            self.text.append(data)
+
+    page = Elements()
+    page.feed(html)
+    assert "script" not in page.tags and "b" not in page.tags
+    assert HOSTILE in "".join(page.text)  # shown as the text the user typed
+
+    assert len(rendered.charts) == 4  # charts are deliberate HTML values and stay inline images
+    images = re.findall(r'<img src="(data:image/png;base64,[A-Za-z0-9+/=]+)"', html)
+    assert images == [chart.data_uri for chart in rendered.charts]
+    assert all(base64.b64decode(url.split(",", 1)[1]).startswith(PNG) for url in images)
+
+    assert HOSTILE in rendered.markdown and "&lt;" not in rendered.markdown  # Markdown: not escaped
