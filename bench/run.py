@@ -1,6 +1,7 @@
 """Benchmarks of the monitor (not tests: nothing here passes or fails).
 
     python bench/run.py [--quick]
+    python bench/run.py --litellm-db [--quick]   the LiteLLM database source alone (bench/litellm_db.py)
 
 Progress goes to stderr; the last line on stdout is one JSON object with the ratios measured in
 this run, the targets they are read against, and the raw figures they came from:
@@ -12,6 +13,9 @@ this run, the targets they are read against, and the raw figures they came from:
   cycle_cost_30d_vs_1d   CPU time of one collection cycle with 30 days of history / with 1 day
   otlp_spans_per_s       spans/s the OTLP receiver sustains on loopback (protobuf, batches of 512)
   langfuse_requests_per_cycle_at_100k_traces_vs_1k   Langfuse API calls per cycle, 100k traces / 1k
+With --litellm-db (a real PostgreSQL holding LiteLLM's schema and 1M spend-log rows; --quick: 100k):
+  litellm_db_backfill_rows_per_s   spend-log rows / wall time of the first cycle (30-day backfill)
+  litellm_db_cycle_1m_vs_10k       an incremental cycle with 1M rows in the table / with 10k
 Generated data sets and history stores are cached under bench/out/, keyed by their parameters.
 """
 from __future__ import annotations
@@ -43,6 +47,7 @@ TARGETS = {
     "otlp_spans_per_s": ">= 20000",
     "langfuse_requests_per_cycle_at_100k_traces_vs_1k": "<= 1.5",
 }
+LITELLM_DB_TARGETS = {"litellm_db_cycle_1m_vs_10k": "<= 1.2"}
 
 
 @dataclass(frozen=True)
@@ -93,7 +98,11 @@ def bench_cycle(plan: Plan, templates: Templates) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="50,000 payloads, shorter runs (< 5 min)")
+    parser.add_argument("--litellm-db", action="store_true",
+                        help="only the LiteLLM database source: backfill rows/s, cycle cost at 1M rows vs 10k")
     args = parser.parse_args(argv)
+    if args.litellm_db:
+        return run_litellm_db(args.quick)
     plan = QUICK if args.quick else FULL
     started = time.perf_counter()
     load_at_start = os.getloadavg()  # other work on the machine skews every figure: say how much
@@ -131,6 +140,20 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     log(f"done in {result['raw']['total_s']:.0f} s")
+    sys.stdout.write(orjson.dumps(result).decode() + "\n")
+    return 0
+
+
+def run_litellm_db(quick: bool) -> int:
+    from bench import litellm_db
+
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(sys.stderr):
+        result = litellm_db.run(quick)
+    result.update(targets=LITELLM_DB_TARGETS, mode="quick" if quick else "full")
+    result["raw"]["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
+                                "loadavg_at_end": os.getloadavg()}
+    result["raw"]["total_s"] = time.perf_counter() - started
     sys.stdout.write(orjson.dumps(result).decode() + "\n")
     return 0
 
