@@ -118,6 +118,9 @@ class Recorder:
         litellm.suppress_debug_info = True
         for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
+        # LiteLLM copies `callbacks` into its own success/failure lists on first use: start from empty
+        # lists, or an earlier Recorder's logger would keep receiving this one's calls.
+        litellm.logging_callback_manager._reset_all_callbacks()
         litellm.callbacks = [Capture()]
         self.router = Router(model_list=MODEL_LIST, fallbacks=FALLBACKS, num_retries=0, disable_cooldowns=True,
                              timeout=5)
@@ -162,7 +165,18 @@ class Recorder:
             team, how, models = rng.choice(TEAMS)
             model = rng.choices([m for m, _ in models], weights=[w for _, w in models])[0]
             await self.call(team, how, model, rng.random() < 0.3, rng)
-        await asyncio.sleep(0.5)  # LiteLLM runs success callbacks as tasks: let them finish
+        # LiteLLM runs success callbacks as background tasks: wait until every request has its row
+        # (one per request, success or failure) and the payloads have stopped arriving.
+        deadline = asyncio.get_running_loop().time() + 60
+        seen = -1
+        while len(self.spend_rows) < requests or len(self.payloads) != seen:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"{len(self.spend_rows)} spend-log rows for {requests} requests after 60 s")
+            seen = len(self.payloads)
+            await asyncio.sleep(0.2)
+        import litellm
+
+        litellm.logging_callback_manager._reset_all_callbacks()  # later tests get a clean LiteLLM
 
 
 def insert_spend_rows(dsn: str, rows: list[dict], shift: float = 0.0) -> None:
