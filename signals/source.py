@@ -29,12 +29,15 @@ class SourceConfigError(AiopsError, ValueError):
 
 @dataclass(frozen=True)
 class CycleWindow:
-    """The windows of one cycle: the evaluation window and the trailing 30 days."""
+    """The windows of one cycle: the evaluation window and the trailing 30 days, and the dashboard's
+    periods (name -> (start, end): `24h`, `prev_24h`, `mtd`), which a source fills in
+    `SourceResult.windows` only when it can compute any window (the gateway store does)."""
 
     now: float
     start: float
     end: float
     spend_start: float
+    periods: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 class GatewayRequest(Protocol):

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from sqlalchemy import Column, MetaData, String, Table, Text, and_, insert, select, tuple_
 from sqlalchemy.engine import Connection
 
+from collectors.litellm import model_mix
 from collectors.litellm.requests import GatewayAggregate, Request
 from collectors.litellm.store import (
     HOUR, IMPORTED, Store, _aggregate_from_row, _bucket_row, _chunks, _minute, _request_row, buckets, requests,
@@ -47,6 +48,7 @@ class DayTotals:
     requests: int
     failed_requests: int
     cost_usd: float
+    model_group: str = ""
 
 
 class StoreImports:
@@ -88,12 +90,20 @@ class StoreImports:
             if recent:
                 counts["rows"], counts["known"] = self._insert_rows(conn, recent)
             per_hour: dict[tuple[int, str], GatewayAggregate] = {}
+            per_model: dict[tuple[int, str, str], model_mix.GroupTotals] = {}
             for request in old:
                 hour = int(request.start // HOUR) * HOUR
                 if hour in pushed:
                     counts["skipped_pushed"] += 1
                     continue
                 _aggregate(per_hour, hour, request.team).add(request)
+                model = per_model.setdefault((hour, request.team or UNATTRIBUTED,
+                                              request.model_group or model_mix.UNKNOWN_GROUP), model_mix.GroupTotals())
+                model.requests += 1
+                model.cost_usd += request.cost
+                model.cache_hit_requests += int(request.cache_hit)
+                model.uncached_requests += int(not request.cache_hit)
+                model.uncached_cost_usd += 0.0 if request.cache_hit else request.cost
                 counts["bucketed"] += 1
             for day in day_totals:
                 if any(day.day + h * HOUR in pushed for h in range(24)):
@@ -104,9 +114,15 @@ class StoreImports:
                 aggregate.failed_requests += day.failed_requests
                 aggregate.cost_usd += day.cost_usd
                 aggregate.attributed_cost_usd += day.cost_usd if day.team is not None else 0.0
+                # Requests and spend only: a daily total does not say which requests the cache answered.
+                model = per_model.setdefault((day.day, day.team or UNATTRIBUTED,
+                                              day.model_group or model_mix.UNKNOWN_GROUP), model_mix.GroupTotals())
+                model.requests += day.requests
+                model.cost_usd += day.cost_usd
                 counts["days"] += 1
             if per_hour:
                 self._add_to_hours(conn, per_hour)
+            model_mix.add_hours(conn, per_model)
             statement = upsert(conn, import_state)
             conn.execute(statement.on_conflict_do_update(index_elements=["key"], set_={"value": statement.excluded.value}),
                          [{"key": key, "value": json.dumps(state)}])

@@ -28,7 +28,9 @@ from collectors.http_guard import (
 )
 from collectors.litellm.ingest import MAX_ERRORS_REPORTED, IngestOutcome, ingest
 from collectors.litellm.payload import decode_document
-from collectors.litellm.requests import gateway_result
+from collectors.litellm import model_mix
+from collectors.litellm.mix_export import ModelMixExport
+from collectors.litellm.requests import gateway_result, team_signals
 from collectors.litellm.store import HOUR, Store
 from signals.durations import format_duration
 from signals.source import CycleWindow, SourceResult
@@ -67,6 +69,7 @@ class LiteLLMPushSource:
         self.ingested = Counter("aiops_ingest_payloads", "Payloads received on the ingest routes, by outcome.",
                                 ["route", "outcome"], registry=None)
         self._last_prune = 0.0
+        self.model_mix = ModelMixExport()
 
     # ------------------------------------------------------------------ receiving
     def ingest(self, items: Iterable[object], route: str = "http") -> IngestOutcome:
@@ -126,16 +129,31 @@ class LiteLLMPushSource:
                 self.health.ok()
             evaluation = self.store.window(window.start, window.end)
             spend = self.store.window(window.spend_start, window.end, with_latency=False)
+            periods = {name: self._period(name, start, end) for name, (start, end) in window.periods.items()}
             if window.now - self._last_prune > HOUR:
                 self.store.prune(window.now)
                 self._last_prune = window.now
         except STORE_ERRORS as exc:
             self.health.failed(exc)
             raise
-        return gateway_result({"evaluation": evaluation, "30d": spend})
+        result = gateway_result({"evaluation": evaluation, "30d": spend})
+        for name, (per_team, savings) in periods.items():
+            signals = team_signals(per_team)
+            for team, (saved, unpriced) in savings.items():
+                signals.setdefault(team, {}).update(cache_savings_usd=saved, cache_hits_unpriced=unpriced)
+            result.windows[name] = signals
+        return result
+
+    def _period(self, name: str, start: float, end: float) -> tuple[dict, dict]:
+        """A dashboard period: the gateway aggregates (latency for 24h only), cache savings per team,
+        and the model mix, which is exported by this source (model groups are not teams)."""
+        per_team = self.store.window(start, end, with_latency=name == "24h")
+        by_model = self.store.model_window(start, end)
+        self.model_mix.update(name, model_mix.by_group(by_model))
+        return per_team, model_mix.savings_by_team(by_model)
 
     def families(self) -> list:
-        return list(self.ingested.collect())
+        return [*self.ingested.collect(), *self.model_mix.families()]
 
     def close(self) -> None:
         self.store.close()

@@ -37,6 +37,9 @@ class Request:
     guardrail_run: bool = False
     budget_exceeded: bool = False
     trace_id: str | None = None
+    # The model group that answered (a successful attempt's, else a failed one's): what the request
+    # is counted under in the model mix and priced against for cache savings.
+    model_group: str = ""
 
     @classmethod
     def from_attempt(cls, attempt: Attempt) -> "Request":
@@ -55,9 +58,12 @@ class Request:
             guardrail_run=attempt.guardrail_run,
             budget_exceeded=attempt.budget_exceeded,
             trace_id=attempt.trace_id,
+            model_group=attempt.model_group,
         )
 
     def add(self, attempt: Attempt) -> None:
+        if attempt.success or not self.success:
+            self.model_group = attempt.model_group or self.model_group
         self.team = self.team or attempt.team
         self.trace_id = self.trace_id or attempt.trace_id
         self.start = min(self.start, attempt.start)

@@ -48,10 +48,11 @@ COUNT_AFTER = text("""SELECT count(*) FROM "LiteLLM_SpendLogs"
     WHERE ("startTime", request_id) > (:mark_time, :mark_id) AND "startTime" < :until""")
 FIRST_ROW = text("""SELECT min("startTime") FROM "LiteLLM_SpendLogs" WHERE "startTime" >= :since""")
 # Teams by alias, as the push route names them; a team without an alias keeps its id.
-DAY_TOTALS = text("""SELECT d.date, COALESCE(t.team_alias, d.team_id) AS team, sum(d.api_requests) AS requests,
-    sum(d.failed_requests) AS failed, sum(d.spend) AS spend
+DAY_TOTALS = text("""SELECT d.date, COALESCE(t.team_alias, d.team_id) AS team, COALESCE(d.model_group, '') AS model_group,
+    sum(d.api_requests) AS requests, sum(d.failed_requests) AS failed, sum(d.spend) AS spend
     FROM "LiteLLM_DailyTeamSpend" d LEFT JOIN "LiteLLM_TeamTable" t ON t.team_id = d.team_id
-    WHERE d.date >= :first_day AND d.date < :end_day GROUP BY d.date, COALESCE(t.team_alias, d.team_id)""")
+    WHERE d.date >= :first_day AND d.date < :end_day
+    GROUP BY d.date, COALESCE(t.team_alias, d.team_id), COALESCE(d.model_group, '')""")
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +129,7 @@ def request_from_row(row: Any, tag_prefix: str | None = "team:") -> Request | No
         guardrail_run=bool(row.guardrail_run),
         budget_exceeded=row.error_class == "BudgetExceededError",
         trace_id=None,  # session_id is a trace id, a session id or a random id, by proxy setting: not joined
+        model_group=row.model_group or "",
     )
 
 
@@ -135,5 +137,6 @@ def day_totals(rows) -> list[DayTotals]:
     out = []
     for row in rows:
         day = dt.datetime.strptime(row.date, "%Y-%m-%d").replace(tzinfo=dt.timezone.utc).timestamp()
-        out.append(DayTotals(int(day), row.team, int(row.requests or 0), int(row.failed or 0), float(row.spend or 0.0)))
+        out.append(DayTotals(int(day), row.team, int(row.requests or 0), int(row.failed or 0), float(row.spend or 0.0),
+                             row.model_group))
     return out

@@ -21,6 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from collectors.litellm import model_mix
 from collectors.litellm.payload import Attempt
 from signals.distribution import SketchDistribution
 from collectors.litellm.requests import COUNT_FIELDS, UNATTRIBUTED, GatewayAggregate, Request
@@ -52,6 +53,7 @@ requests = Table(
     Column("provider_attempts", Integer, nullable=False),
     Column("provider_successes", Integer, nullable=False),
     Column("flags", Integer, nullable=False, default=0),  # bit set: authenticated, guardrail run, budget exceeded, imported
+    Column("model_group", String, nullable=True),  # the group that answered (collectors.litellm.model_mix)
 )
 dirty_minutes = Table(
     "dirty_minutes", metadata,
@@ -244,6 +246,7 @@ class Store:
             hours = sorted({m - m % HOUR for m in minutes})
             for hour in hours:
                 self._rebuild_hour(conn, hour)
+                model_mix.rebuild_hour(conn, requests, hour)
             for minute, version in marks.items():
                 conn.execute(delete(dirty_minutes).where(and_(dirty_minutes.c.minute == minute, dirty_minutes.c.version == version)))
         return len(minutes)
@@ -322,6 +325,11 @@ class Store:
                                 .where(and_(*conditions)).order_by(requests.c.start, requests.c.call_id)
                                 .limit(limit)).all()
 
+    def model_window(self, start: float, end: float) -> dict:
+        """(team, model group) -> requests, cost and cache figures over [start, end) (model_mix)."""
+        with self.engine.connect() as conn:
+            return model_mix.window(conn, requests, start, end)
+
     def hourly_cost(self, start: float, end: float) -> list[tuple[int, str, float]]:
         """(hour start, team, cost in USD) of the hour buckets in [start, end)."""
         with self.engine.connect() as conn:
@@ -339,6 +347,7 @@ class Store:
                                                     buckets.c.bucket_start < _minute(now - self.minute_retention))))
             conn.execute(delete(buckets).where(and_(buckets.c.resolution == HOUR,
                                                     buckets.c.bucket_start < now - self.hour_retention)))
+            conn.execute(delete(model_mix.model_hours).where(model_mix.model_hours.c.hour < now - self.hour_retention))
 
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
@@ -352,6 +361,7 @@ def _request_row(r: Request) -> dict:
         "success": int(r.success), "cache_hit": int(r.cache_hit), "cost": r.cost, "attempts": r.attempts,
         "provider_attempts": r.provider_attempts, "provider_successes": r.provider_successes,
         "flags": int(r.authenticated) | int(r.guardrail_run) << 1 | int(r.budget_exceeded) << 2,
+        "model_group": r.model_group or None,
     }
 
 
@@ -359,7 +369,7 @@ def _request_from_row(row) -> Request:
     return Request(row.call_id, row.team, row.start, row.end, bool(row.success), bool(row.cache_hit), row.cost,
                    row.attempts, row.provider_attempts, row.provider_successes,
                    authenticated=bool(row.flags & 1), guardrail_run=bool(row.flags & 2),
-                   budget_exceeded=bool(row.flags & 4), trace_id=row.trace_id)
+                   budget_exceeded=bool(row.flags & 4), trace_id=row.trace_id, model_group=row.model_group or "")
 
 
 def _bucket_row(resolution: int, bucket_start: int, team: str, a: GatewayAggregate) -> dict:

@@ -111,6 +111,9 @@ class Config(_Section):
         "The snapshot history: how often a snapshot is kept, and for how long."))
     digest: DigestConfig = Field(default_factory=DigestConfig, description=(
         "The weekly digest: its schedule, content and delivery channels."))
+    budgets: dict[str, float] = Field(default_factory=dict, description=(
+        "Monthly budget in USD per team name, and org-wide under `all`, e.g. {all: 5000, search: 1500}; "
+        "exported as aiops_budget_monthly_usd for the KPI dashboard's share of budget spent."))
     # Validated by each source's own config model (monitor/runtime/sources.py).
     sources: dict[str, dict[str, Any] | None] = Field(default_factory=dict, description=(
         "The sources to run, each under its name with its own section (see `sources` below)."))

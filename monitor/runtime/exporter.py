@@ -9,6 +9,7 @@ from prometheus_client.registry import Collector
 from metrics.engine import Assessment
 from signals.teams import ALL
 from signals.labels import BoundedGaugeMetricFamily
+from monitor.runtime.dashboard_series import dashboard_families
 from monitor.runtime.service import Snapshot
 
 
@@ -17,9 +18,11 @@ def report_model(snapshot: Snapshot) -> str | None:
 
 
 class MaturityCollector(Collector):
-    def __init__(self, snapshot: Callable[[], Snapshot], sources: list | None = None) -> None:
+    def __init__(self, snapshot: Callable[[], Snapshot], sources: list | None = None,
+                 budgets: dict[str, float] | None = None) -> None:
         self._snapshot = snapshot
         self._sources = sources or []
+        self._budgets = budgets or {}
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         snapshot = self._snapshot()
@@ -75,5 +78,6 @@ class MaturityCollector(Collector):
             if status.last_success is not None:
                 last_success.add_metric([name], status.last_success)
         yield from (level, score, value, target, met, no_data, dimension, up, last_success, lopsided)
+        yield from dashboard_families(snapshot.periods, self._budgets)  # the KPI dashboard's series
         for source in self._sources:
             yield from source.families()  # built by the source's last cycle, not at scrape time

@@ -24,7 +24,7 @@ def _error(status: int, message: str) -> JSONResponse:
 def create_app(monitor: Monitor) -> Starlette:
     read_secret = monitor.config.server.read_token
     read_token = read_secret.get_secret_value() if read_secret else None
-    monitor.registry.register(MaturityCollector(lambda: monitor.snapshot, monitor.all_sources))
+    monitor.registry.register(MaturityCollector(lambda: monitor.snapshot, monitor.all_sources, monitor.config.budgets))
 
     async def metrics(request: Request) -> Response:
         if read_token and not authorized(request, read_token):  # the same team names and spend as the report

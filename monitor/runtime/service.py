@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 import os
 import threading
 import time
@@ -29,6 +30,13 @@ log = logging.getLogger("aiops_maturity")
 SPEND_WINDOW = 30 * 86400
 
 
+def dashboard_periods(now: float) -> dict[str, tuple[float, float]]:
+    """The KPI dashboard's periods: the last 24 hours, the 24 before them, the month to date (UTC)."""
+    day = 86400
+    month = datetime.fromtimestamp(now, timezone.utc).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return {"24h": (now - day, now), "prev_24h": (now - 2 * day, now - day), "mtd": (month.timestamp(), now)}
+
+
 @dataclass
 class Snapshot:
     """What the exporter and the API serve: built by a cycle, never at scrape time."""
@@ -40,6 +48,8 @@ class Snapshot:
     taken_at: float | None = None  # clock time of the cycle that built it: its age is exported
     # Self-assessment results by model name (questionnaire claims capped by this cycle's evidence).
     models: dict = field(default_factory=dict)
+    # The KPI dashboard's periods (monitor/runtime/dashboard_series.py): team -> period -> signals.
+    periods: dict = field(default_factory=dict)
 
 
 class Monitor:
@@ -116,12 +126,15 @@ class Monitor:
             window = self.config.evaluation_window
             spend_start = (int(now - SPEND_WINDOW) // HOUR) * HOUR  # hour-aligned trailing 30 days
             spans = {"evaluation": (now - window, now), "30d": (spend_start, now)}
-            cycle_window = CycleWindow(now, now - window, now, spend_start)
+            periods = dashboard_periods(now)
+            cycle_window = CycleWindow(now, now - window, now, spend_start, periods)
             # Importers into the gateway store first: the push source then reads their rows this cycle.
             feeders = [s for s in self.all_sources if getattr(s, "feeds_gateway", False)]
             results = self.guarded.collect(cycle_window, feeders) if feeders else []
             results += self.guarded.collect(cycle_window, [s for s in self.all_sources if s not in feeders])
-            windows = windows_by_team(spans, results, self.config.teams.allow, self.config.teams.top_n)
+            windows = windows_by_team({**spans, **periods}, results, self.config.teams.allow, self.config.teams.top_n,
+                                      only_given=set(periods))
+            by_period = {team: {name: windows[team].pop(name).signals for name in periods} for team in windows}
             report = build_report(self.catalog, windows, now, {"window": {"start": now - window, "end": now,
                                                                            "seconds": window}})
             models = self._assess(report, windows["all"]["evaluation"].signals)
@@ -129,7 +142,7 @@ class Monitor:
             elapsed = time.perf_counter() - started
             self.cycle_duration.observe(elapsed)
             self.snapshot = Snapshot(report, self.catalog, {k: CollectorStatus(**vars(v)) for k, v in self.collectors.items()},
-                                     elapsed, now, models)
+                                     elapsed, now, models, by_period)
             return report
 
     def _assess(self, report: Report, signals: dict) -> dict:

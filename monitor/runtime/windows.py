@@ -42,14 +42,20 @@ def merged(per_team: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def windows_by_team(spans: Mapping[str, tuple[float, float]], results: Iterable[SourceResult],
-                    allow: Iterable[str] | None, top_n: int) -> dict[str, dict[str, WindowSignals]]:
+                    allow: Iterable[str] | None, top_n: int,
+                    only_given: set[str] = frozenset()) -> dict[str, dict[str, WindowSignals]]:
     """`spans` maps a catalog window name to (start, end); `results` are the sources' results, in
-    order (on a name two sources both give, the later wins)."""
+    order (on a name two sources both give, the later wins). A window in `only_given` (the
+    dashboard's periods) takes only what sources gave for it by name, never their `signals`."""
     results = list(results)
+
+    def of(result: SourceResult, name: str) -> dict:
+        return result.windows.get(name, {}) if name in only_given else result.by_window(name)
+
     volumes: dict[str, float] = {}
     for result in results:
         for name in spans:
-            for team, signals in result.by_window(name).items():
+            for team, signals in of(result, name).items():
                 if team != ALL and isinstance(signals.get(VOLUME_SIGNAL), (int, float)):
                     volumes[team] = max(volumes.get(team, 0), signals[VOLUME_SIGNAL])
     labels = team_labels(volumes, allow, top_n)
@@ -58,7 +64,7 @@ def windows_by_team(spans: Mapping[str, tuple[float, float]], results: Iterable[
         for label in rows:
             rows[label][name] = WindowSignals(start, end, {})
         for result in results:
-            per_team = result.by_window(name)
+            per_team = of(result, name)
             teams = {team: signals for team, signals in per_team.items() if team != ALL}
             rows[ALL][name].signals.update(per_team[ALL] if ALL in per_team else merged(teams.values()))
             members_of: dict[str, list[str]] = {}  # label -> its raw teams, in the source's order

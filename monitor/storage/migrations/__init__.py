@@ -25,7 +25,7 @@ from sqlalchemy import Column, Float, Integer, MetaData, String, Table, func, in
 from sqlalchemy.engine import Connection, Engine
 
 from monitor.storage.migrations import (
-    v001_core, v002_request_columns, v003_history, v004_deliveries, v005_source_tables, v006_gateway_imports,
+    v001_core, v002_request_columns, v003_history, v004_deliveries, v005_source_tables, v006_gateway_imports, v007_model_mix,
 )
 from signals.errors import AiopsError
 
@@ -39,6 +39,7 @@ STEPS: list[tuple[int, str, Step]] = [
      v005_source_tables.upgrade),
     (6, "progress of the importers into the gateway store (the LiteLLM database source)",
      v006_gateway_imports.upgrade),
+    (7, "requests.model_group and hourly totals per model group (model_hours)", v007_model_mix.upgrade),
 ]
 HEAD = STEPS[-1][0]
 PG_LOCK_KEY = 0x41_49_4F_50  # "AIOP": one advisory lock id for schema upgrades

@@ -1,0 +1,136 @@
+"""Requests and spend per model group, and what the cache saved: the KPI dashboard's cost panels.
+
+Per hour, team and model group (the group that answered a request) the store keeps requests,
+cost, cache hits, and the requests and cost that did not come from the cache. Hours are rebuilt
+from the request rows by the store whenever one of their minutes changes, like the hour buckets,
+and kept as long as those; a window is its whole hours from this table plus the request rows of
+the partial hours at its edges.
+
+Cache savings (docs/kpis.md, "Dashboard series"): each cache hit is priced at the mean cost of the
+non-cached requests of the same model group in the same window. A group with fewer than
+`MIN_PRICED` non-cached requests there has no reliable price: its hits are not priced and are
+counted as `cache_hits_unpriced` instead, so the savings are a lower bound, never a guess.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, and_, case, delete, func, insert, select
+from sqlalchemy.engine import Connection
+
+from signals.teams import UNATTRIBUTED
+
+HOUR = 3600
+MIN_PRICED = 5  # non-cached requests of a group in the window needed to price its cache hits
+UNKNOWN_GROUP = "unknown"  # requests with no model group (refused before routing)
+
+metadata = MetaData()
+model_hours = Table(
+    "model_hours", metadata,
+    Column("hour", Integer, primary_key=True),
+    Column("team", String, primary_key=True),
+    Column("model_group", String, primary_key=True),
+    Column("requests", Integer, nullable=False),
+    Column("cost_usd", Float, nullable=False),
+    Column("cache_hit_requests", Integer, nullable=False),
+    Column("uncached_requests", Integer, nullable=False),
+    Column("uncached_cost_usd", Float, nullable=False),
+)
+_NUMBERS = ("requests", "cost_usd", "cache_hit_requests", "uncached_requests", "uncached_cost_usd")
+
+
+@dataclass
+class GroupTotals:
+    requests: int = 0
+    cost_usd: float = 0.0
+    cache_hit_requests: int = 0
+    uncached_requests: int = 0
+    uncached_cost_usd: float = 0.0
+
+    def add(self, row) -> None:
+        for name in _NUMBERS:
+            setattr(self, name, getattr(self, name) + (getattr(row, name) or 0))
+
+
+def _aggregate_requests(requests_table, start_minute: int, end_minute: int):
+    """Per team and group, over the request rows that started in [start_minute, end_minute)."""
+    r = requests_table.c
+    cached = r.cache_hit == 1
+    return (select(r.team, r.model_group, func.count().label("requests"), func.sum(r.cost).label("cost_usd"),
+                   func.sum(case((cached, 1), else_=0)).label("cache_hit_requests"),
+                   func.sum(case((cached, 0), else_=1)).label("uncached_requests"),
+                   func.sum(case((cached, 0.0), else_=r.cost)).label("uncached_cost_usd"))
+            .where(and_(r.minute >= start_minute, r.minute < end_minute))
+            .group_by(r.team, r.model_group))
+
+
+def _fold(rows, into: dict[tuple[str, str], GroupTotals]) -> dict[tuple[str, str], GroupTotals]:
+    """Rows keyed by (team, model group), with the names of requests that have none."""
+    for row in rows:
+        into.setdefault((row.team or UNATTRIBUTED, row.model_group or UNKNOWN_GROUP), GroupTotals()).add(row)
+    return into
+
+
+def rebuild_hour(conn: Connection, requests_table, hour: int) -> None:
+    """The hour's rows from its request rows (called by the store inside its rebuild transaction)."""
+    conn.execute(delete(model_hours).where(model_hours.c.hour == hour))
+    totals = _fold(conn.execute(_aggregate_requests(requests_table, hour, hour + HOUR)), {})
+    if totals:
+        conn.execute(insert(model_hours), [{"hour": hour, "team": t, "model_group": g, **vars(v)}
+                                           for (t, g), v in totals.items()])
+
+
+def add_hours(conn: Connection, per_hour: dict[tuple[int, str, str], GroupTotals]) -> None:
+    """Add imported totals into their hours (read, add, write): the database backfill's old rows."""
+    for (hour, team, group), totals in per_hour.items():
+        key = and_(model_hours.c.hour == hour, model_hours.c.team == team, model_hours.c.model_group == group)
+        for row in conn.execute(select(model_hours).where(key)):
+            totals.add(row)
+        conn.execute(delete(model_hours).where(key))
+    if per_hour:
+        conn.execute(insert(model_hours), [{"hour": h, "team": t, "model_group": g, **vars(v)}
+                                           for (h, t, g), v in per_hour.items()])
+
+
+def window(conn: Connection, requests_table, start: float, end: float) -> dict[tuple[str, str], GroupTotals]:
+    """(team, model group) -> totals over [start, end): whole hours here, the edges from request rows."""
+    start_minute, end_minute = int(start // 60) * 60, int(end // 60) * 60 + 60
+    first_hour = -(-start_minute // HOUR) * HOUR
+    last_hour = (end_minute // HOUR) * HOUR
+    out: dict[tuple[str, str], GroupTotals] = {}
+    parts = []
+    if first_hour < last_hour:
+        m = model_hours.c
+        parts.append(select(m.team, m.model_group, *(func.sum(m[n]).label(n) for n in _NUMBERS))
+                     .where(and_(m.hour >= first_hour, m.hour < last_hour)).group_by(m.team, m.model_group))
+        parts += [_aggregate_requests(requests_table, start_minute, first_hour),
+                  _aggregate_requests(requests_table, last_hour, end_minute)]
+    else:
+        parts.append(_aggregate_requests(requests_table, start_minute, end_minute))
+    for query in parts:
+        _fold(conn.execute(query), out)
+    return out
+
+
+def savings_by_team(totals: dict[tuple[str, str], GroupTotals]) -> dict[str, tuple[float, int]]:
+    """team -> (cache savings in USD, cache hits left unpriced), prices per group over all teams."""
+    per_group: dict[str, GroupTotals] = {}
+    for (_, group), t in totals.items():
+        per_group.setdefault(group, GroupTotals()).add(t)
+    out: dict[str, tuple[float, int]] = {}
+    for (team, group), t in totals.items():
+        saved, unpriced = out.get(team, (0.0, 0))
+        g = per_group[group]
+        if g.uncached_requests >= MIN_PRICED:
+            saved += t.cache_hit_requests * g.uncached_cost_usd / g.uncached_requests
+        else:
+            unpriced += t.cache_hit_requests
+        out[team] = (saved, unpriced)
+    return out
+
+
+def by_group(totals: dict[tuple[str, str], GroupTotals]) -> dict[str, GroupTotals]:
+    per_group: dict[str, GroupTotals] = {}
+    for (_, group), t in totals.items():
+        per_group.setdefault(group, GroupTotals()).add(t)
+    return per_group

@@ -1,0 +1,83 @@
+"""The KPI dashboard's series: periods, model mix and cache savings, against hand-computed values."""
+from __future__ import annotations
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from monitor.runtime.config import build_config
+from monitor.runtime.exporter import MaturityCollector
+from monitor.runtime.service import Monitor, dashboard_periods
+from tests.payloads import payload
+
+NOW = 1_801_000_000.0  # 2027-01-26 (UTC): the month began 25 days before
+DAY = 86400
+
+
+def _traffic():
+    """Yesterday: 10 requests of `search` on gpt (6 of 1 cent, 4 cache hits), 2 on claude
+    (5 cents, one a cache hit). The day before: 4 requests of `search` on gpt, one failed."""
+    items = []
+    for i in range(6):
+        items.append(payload(f"a{i}", start=NOW - 3600 - i, cost=0.01, team_alias="search") | {"model_group": "gpt"})
+    for i in range(4):
+        items.append(payload(f"h{i}", start=NOW - 7200 - i, cache_hit=True, team_alias="search") | {"model_group": "gpt"})
+    items.append(payload("c0", start=NOW - 600, cost=0.05, team_alias="billing") | {"model_group": "claude"})
+    items.append(payload("c1", start=NOW - 500, cache_hit=True, team_alias="billing") | {"model_group": "claude"})
+    for i in range(4):
+        status = "failure" if i == 0 else "success"
+        items.append(payload(f"p{i}", start=NOW - DAY - 3600 - i, cost=0.02, status=status, team_alias="search")
+                     | {"model_group": "gpt"})
+    return items
+
+
+@pytest.fixture()
+def monitor(tmp_path):
+    config = build_config({"store": {"url": f"sqlite:///{tmp_path / 'h.db'}"}, "budgets": {"all": 10.0, "search": 2.5}},
+                          environ={})
+    m = Monitor(config, clock=lambda: NOW)
+    assert m.push.ingest(_traffic()).accepted == 16
+    m.run_cycle()
+    yield m
+    m.close()
+
+
+def _sample(monitor, name, **labels):
+    registry = CollectorRegistry()
+    registry.register(MaturityCollector(lambda: monitor.snapshot, monitor.all_sources, monitor.config.budgets))
+    return registry.get_sample_value(name, labels)
+
+
+def test_periods_are_the_last_24_hours_the_24_before_and_the_month_to_date():
+    periods = dashboard_periods(NOW)
+    assert periods["24h"] == (NOW - DAY, NOW)
+    assert periods["prev_24h"] == (NOW - 2 * DAY, NOW - DAY)
+    assert periods["mtd"][0] == 1_798_761_600.0  # 2027-01-01 00:00 UTC
+
+
+def test_gateway_sums_per_period_and_team(monitor):
+    assert _sample(monitor, "aiops_gateway_requests", team="all", period="24h") == 12
+    assert _sample(monitor, "aiops_gateway_requests", team="search", period="prev_24h") == 4
+    assert _sample(monitor, "aiops_gateway_failed_requests", team="search", period="prev_24h") == 1
+    assert _sample(monitor, "aiops_gateway_cache_hit_requests", team="all", period="24h") == 5
+    assert _sample(monitor, "aiops_gateway_cost_usd", team="all", period="24h") == pytest.approx(0.06 + 0.05)
+    assert _sample(monitor, "aiops_gateway_requests", team="all", period="mtd") == 16
+    assert _sample(monitor, "aiops_gateway_latency_seconds", team="all", period="24h", quantile="0.99") == \
+        pytest.approx(0.1, rel=0.02)
+    assert _sample(monitor, "aiops_budget_monthly_usd", team="search") == 2.5
+
+
+def test_cache_savings_price_hits_at_their_groups_mean_non_cached_cost(monitor):
+    # gpt in the 24 h: 6 non-cached requests, 0.06 USD -> 0.01 each; 4 hits save 0.04.
+    # claude: 1 non-cached request, fewer than MIN_PRICED (5): its hit is not priced.
+    assert _sample(monitor, "aiops_gateway_cache_savings_usd", team="search", period="24h") == pytest.approx(0.04)
+    assert _sample(monitor, "aiops_gateway_cache_hits_unpriced", team="billing", period="24h") == 1
+    assert _sample(monitor, "aiops_gateway_cache_savings_usd", team="all", period="24h") == pytest.approx(0.04)
+    # month to date: gpt has 6 + 4 non-cached requests for 0.06 + 0.08 USD -> 0.014 each.
+    assert _sample(monitor, "aiops_gateway_cache_savings_usd", team="all", period="mtd") == pytest.approx(4 * 0.014)
+
+
+def test_model_mix_counts_requests_and_spend_per_group(monitor):
+    assert _sample(monitor, "aiops_gateway_model_requests", model_group="gpt", period="24h") == 10
+    assert _sample(monitor, "aiops_gateway_model_requests", model_group="claude", period="24h") == 2
+    assert _sample(monitor, "aiops_gateway_model_cost_usd", model_group="claude", period="24h") == pytest.approx(0.05)
+    assert _sample(monitor, "aiops_gateway_model_requests", model_group="gpt", period="mtd") == 14
