@@ -7,8 +7,9 @@
   cycle and is remembered, so the next cycles do not call before the server allows.
 - Keys come from the environment only; error messages never include them, nor response bodies.
 - Both server generations: `v3` (self-hosted v3: /traces, /metrics v1) and `v4` (v4 and Cloud:
-  /v2/observations, /v3/scores, /v2/metrics). `detect()` asks /v2/metrics first: a v3 server
-  answers it with 404/405/501.
+  /v2/observations, /v3/scores, /v2/metrics). The v1 metrics API is deprecated (gone from Cloud
+  and from v4), so `detect()` asks /v2/metrics first and falls back to v1 only when the server
+  answers that with 404/405/501, as self-hosted v3 does; which one is used is logged once, there.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from signals.errors import AiopsError
 
 log = logging.getLogger("aiops_maturity.langfuse")
 NOT_THIS_GENERATION = (404, 405, 501)
+METRICS_API = {"v4": "v2 (/api/public/v2/metrics)", "v3": "v1 (/api/public/metrics, deprecated; the server has no v2)"}
 RETRYABLE = (408, 409, 429, 500, 502, 503, 504)
 
 
@@ -113,6 +115,7 @@ class LangfuseClient:
     def detect(self, now: float, forced: str = "auto") -> str:
         if forced in ("v3", "v4"):
             self.generation = forced
+            log.info("Langfuse API generation configured: %s, metrics API %s", forced, METRICS_API[forced])
             return forced
         probe = {"view": "observations", "metrics": [{"measure": "count", "aggregation": "count"}],
                  "fromTimestamp": iso(now - 60), "toTimestamp": iso(now)}
@@ -125,8 +128,13 @@ class LangfuseClient:
             probe["view"] = "traces"
             self._raw_metrics("v3", probe)
             self.generation = "v3"
-        log.info("Langfuse API generation detected: %s", self.generation)
+        log.info("Langfuse API generation detected: %s, metrics API %s", self.generation, METRICS_API[self.generation])
         return self.generation
+
+    def generation_gone(self, error: LangfuseUnavailable) -> bool:
+        """Whether `error` says an endpoint of the detected generation is not there (404/405/501): the
+        server was upgraded (v3 to v4 removes /traces and v1 metrics) or replaced."""
+        return any(f"HTTP {code}" in str(error) for code in NOT_THIS_GENERATION)
 
     def _raw_metrics(self, generation: str, query: dict) -> list[dict]:
         endpoint = self.api.metrics.metrics if generation == "v4" else self.api.legacy.metrics_v1.metrics

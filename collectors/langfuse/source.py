@@ -19,7 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from collectors.langfuse.aggregates import ROOTS, Aggregates
-from collectors.langfuse.client import LangfuseClient
+from collectors.langfuse.client import LangfuseClient, LangfuseUnavailable
 from collectors.langfuse.progress import Pending, Progress
 from collectors.observability_kpis import KpiMapping, build_signals
 from signals.source import CycleWindow, SourceConfigError, SourceContext, SourceResult
@@ -110,6 +110,16 @@ class LangfuseSource:
         before = self.client.requests
         if self.client.generation is None:
             self.client.detect(window.now, c.api)
+        try:
+            return self._collect(window, before)
+        except LangfuseUnavailable as exc:
+            if c.api == "auto" and self.client.generation_gone(exc):  # detected again next cycle
+                log.warning("Langfuse: %s; the API generation is detected again next cycle", exc)
+                self.client.generation = None
+            raise
+
+    def _collect(self, window: CycleWindow, before: int) -> SourceResult:
+        c = self.config
         self.aggregates.truncated = []
         per_team = self.aggregates.window(window.start, window.end)
         if self._weekly is None or window.now - self._weekly[0] >= c.weekly_refresh:

@@ -1,27 +1,24 @@
 """OTLP/HTTP trace bodies (protobuf or JSON) -> a compact per-batch summary.
 
 Only the fields the KPIs need are read: ids, times, status, team, service, model, cost, tags,
-span names and evaluation results. Message content (`gen_ai.prompt*`, `gen_ai.completion*`,
+span and operation names (memory operations), response ids and evaluation results. Message content (`gen_ai.prompt*`, `gen_ai.completion*`,
 `gen_ai.input/output.messages`, `*.content`, event bodies) is never copied out of the decoded
 message, so it cannot reach the store. The summary is aggregated on the spot (per minute, team,
 service and model; one entry per trace), so what gets written grows with traces, not span detail.
 """
 from __future__ import annotations
 
-import base64
 import json
 import math
 from dataclasses import dataclass, field
 from typing import Callable
 
-from google.protobuf import json_format
-from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from collectors.limits import MAX_CLOCK_SKEW, MAX_COST_USD, MAX_TIME, MIN_TIME
+from collectors.limits import MAX_CLOCK_SKEW, MAX_COST_USD, MAX_ID_CHARS, MAX_TIME, MIN_TIME
 from collectors.observability_kpis import KpiMapping
+from collectors.otlp.wire import SPANS, any_value as _value, parse, text as _text
 from signals.teams import UNATTRIBUTED
-from signals.errors import AiopsError
 from signals.trace_ids import normalise_id
 
 # Trace flags, OR-ed per trace across batches.
@@ -32,16 +29,21 @@ EVAL_KEYS = (EVAL_NAME, EVAL_VALUE, EVAL_LABEL)
 MODEL_KEYS = ("gen_ai.request.model", "gen_ai.response.model", "litellm.model_group")
 COST_KEYS = ("gen_ai.cost.total_cost", "gen_ai.usage.cost", "llm.usage.total_cost")  # LiteLLM, OpenLIT, others
 CALL_ID_KEYS = ("litellm.call_id", "gen_ai.litellm.call_id")
+# An evaluation sent as a log record without trace context names the completion it evaluates by
+# this id; the span that has it as an attribute gives the trace (collectors.otlp.evaluations).
+RESPONSE_ID = "gen_ai.response.id"
+# Memory operations of the GenAI conventions (gen_ai.operation.name, semantic-conventions-genai):
+# a search reads from memory (used, hence enabled); the others write or manage it (enabled only).
+OPERATION = "gen_ai.operation.name"
+MEMORY_READS = frozenset({"search_memory"})
+MEMORY_WRITES = frozenset({"create_memory", "update_memory", "upsert_memory", "delete_memory",
+                           "create_memory_store", "delete_memory_store"})
 MAX_SCORE = 1e9             # scores are normalised with configured ranges; beyond this is garbage
 _TRUE_LABELS = {"pass", "passed", "true", "yes", "success", "good", "correct"}
 _FALSE_LABELS = {"fail", "failed", "false", "no", "failure", "bad", "incorrect"}
 # span times outside [2000-01-01, 2100-01-01) are a sender's bug (unset, seconds sent as nanoseconds, ...)
 MIN_TIME_NS, MAX_TIME_NS = int(MIN_TIME) * 10**9, int(MAX_TIME) * 10**9
 _NO_SPAN_ID = bytes(8)
-
-
-class BodyError(AiopsError, ValueError):
-    """The body is not a decodable ExportTraceServiceRequest (HTTP 400)."""
 
 
 @dataclass
@@ -54,6 +56,7 @@ class Settings:
     tag_attributes: tuple[str, ...] = ("langfuse.trace.tags", "tags", "metadata.tags")
     team_tag_prefix: str | None = "team:"
     clock: Callable[[], float] | None = None  # spans ending more than MAX_CLOCK_SKEW after it are refused
+    keep_response_ids: bool = True  # spans' gen_ai.response.id, for evaluation records without trace context
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +81,8 @@ class SpanRules:
         return cls(
             mapping=mapping,
             wanted=frozenset((*settings.team_attributes, *settings.tag_attributes, *MODEL_KEYS, *COST_KEYS,
-                              *CALL_ID_KEYS, *EVAL_KEYS)),
+                              *CALL_ID_KEYS, *EVAL_KEYS, OPERATION,
+                              *((RESPONSE_ID,) if settings.keep_response_ids else ()))),
             team_attributes=tuple(settings.team_attributes), tag_attributes=tuple(settings.tag_attributes),
             team_tag_prefix=settings.team_tag_prefix,
             escalation_names=frozenset(s.name for s in mapping.escalation_scores),
@@ -95,6 +99,10 @@ class Batch:
     stats: dict[tuple, list] = field(default_factory=dict)     # (minute, team, service, model) -> [spans, genai, errors, cost, latency_s]
     traces: dict[str, list] = field(default_factory=dict)      # trace hex -> [minute, team | None, flags]
     ids: dict[str, int] = field(default_factory=dict)          # normalised call id -> minute
+    responses: dict[str, tuple] = field(default_factory=dict)  # gen_ai.response.id -> (trace hex, minute)
+    # trace hex -> [first, last] minute its GenAI spans cover (start to end): a gateway request joined
+    # by trace id lies within its trace, in any of these minutes (see tables.write_batch)
+    ranges: dict[str, list] = field(default_factory=dict)
     scores: list[tuple] = field(default_factory=list)          # (minute, trace hex, team | None, name, value)
     # Idempotency: trace id + span id of every summarised span (each key once: a span repeated in
     # the body is a duplicate). The store claims these keys in the transaction that writes the batch;
@@ -107,64 +115,7 @@ class Batch:
 
 
 def parse_body(body: bytes, content_type: str) -> ExportTraceServiceRequest:
-    request = ExportTraceServiceRequest()
-    if content_type == "application/x-protobuf":
-        try:
-            request.ParseFromString(body)
-        except (DecodeError, ValueError, RecursionError) as exc:  # upb: nesting > 100 is a DecodeError
-            raise BodyError(f"not an OTLP protobuf ExportTraceServiceRequest: {str(exc)[:200]}") from None
-        return request
-    try:
-        data = json.loads(body)
-        if not isinstance(data, dict):
-            raise BodyError("OTLP JSON body must be an object")
-        _hex_ids_to_base64(data)
-        json_format.ParseDict(data, request, ignore_unknown_fields=True)  # the spec: unknown fields are ignored
-    except BodyError:
-        raise
-    except RecursionError:  # json.loads: nested deeper than the interpreter's recursion limit
-        raise BodyError("OTLP JSON body is nested too deeply") from None
-    except (ValueError, TypeError, json_format.ParseError) as exc:
-        raise BodyError(f"not an OTLP JSON ExportTraceServiceRequest: {str(exc)[:200]}") from None
-    return request
-
-
-def _hex_ids_to_base64(data: dict) -> None:
-    """OTLP JSON encodes trace/span ids as hex, protobuf's JSON mapping expects base64 for bytes."""
-    def convert(holder: dict, key: str) -> None:
-        value = holder.get(key)
-        if isinstance(value, str) and value:
-            try:
-                holder[key] = base64.b64encode(bytes.fromhex(value)).decode()
-            except ValueError:
-                raise BodyError(f"{key} is not hex: {value[:40]!r}") from None
-
-    for resource_spans in data.get("resourceSpans") or []:
-        for scope_spans in (resource_spans or {}).get("scopeSpans") or []:
-            for span in (scope_spans or {}).get("spans") or []:
-                if not isinstance(span, dict):
-                    continue
-                for key in ("traceId", "spanId", "parentSpanId"):
-                    convert(span, key)
-                for link in span.get("links") or []:
-                    if isinstance(link, dict):
-                        convert(link, "traceId")
-                        convert(link, "spanId")
-
-
-def _value(any_value):
-    kind = any_value.WhichOneof("value")
-    if kind == "string_value":
-        return any_value.string_value
-    if kind == "double_value":
-        return any_value.double_value
-    if kind == "int_value":
-        return any_value.int_value
-    if kind == "bool_value":
-        return any_value.bool_value
-    if kind == "array_value":
-        return [_value(v) for v in any_value.array_value.values]
-    return None
+    return parse(body, content_type, ExportTraceServiceRequest(), SPANS)
 
 
 def _tags(value) -> list[str]:
@@ -179,7 +130,8 @@ def _tags(value) -> list[str]:
     return [value] if isinstance(value, str) and value else []
 
 
-def _score(value, label) -> float | None:
+def evaluation_score(value, label) -> float | None:
+    """An evaluation's value as a number: the score, else its label read as pass (1) / fail (0)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         # a score of inf or NaN would poison every mean it joins: read it as no score
         return float(value) if math.isfinite(value) and abs(value) <= MAX_SCORE else None
@@ -248,12 +200,6 @@ def summarise(request: ExportTraceServiceRequest, settings: Settings, only: set[
     return batch
 
 
-def _text(value: object) -> str:
-    """An attribute as stored text: NUL removed (PostgreSQL text cannot hold it, and it would fail
-    the whole batch's write instead of this span's)."""
-    return str(value).replace("\x00", "") if value else ""
-
-
 def _first(attrs: dict, keys) -> object:
     for key in keys:
         value = attrs.get(key)
@@ -304,18 +250,22 @@ def _add_span(batch: Batch, span, attrs: dict, genai: bool, service: str, resour
             flags |= MEMORY_USED | MEMORY_ENABLED
         elif tag_set & rules.memory_enabled_tags:
             flags |= MEMORY_ENABLED
-    if span.name in rules.memory_names:
+    operation = attrs.get(OPERATION)
+    operation = operation if isinstance(operation, str) else None  # an array value is not hashable
+    if span.name in rules.memory_names or operation in MEMORY_READS:
         flags |= MEMORY_USED | MEMORY_ENABLED
+    elif operation in MEMORY_WRITES:
+        flags |= MEMORY_ENABLED
     trace = span.trace_id.hex()
     evaluations = []
     if EVAL_NAME in attrs:
-        evaluations.append((minute, attrs[EVAL_NAME], _score(attrs.get(EVAL_VALUE), attrs.get(EVAL_LABEL))))
+        evaluations.append((minute, attrs[EVAL_NAME], evaluation_score(attrs.get(EVAL_VALUE), attrs.get(EVAL_LABEL))))
     for event in span.events:
         if event.name == EVALUATION_EVENT:
             fields = {kv.key: _value(kv.value) for kv in event.attributes if kv.key in EVAL_KEYS}
             event_ns = event.time_unix_nano
             event_minute = int(event_ns / 1e9 // 60) * 60 if MIN_TIME_NS <= event_ns < MAX_TIME_NS else minute
-            evaluations.append((event_minute, fields.get(EVAL_NAME), _score(fields.get(EVAL_VALUE), fields.get(EVAL_LABEL))))
+            evaluations.append((event_minute, fields.get(EVAL_NAME), evaluation_score(fields.get(EVAL_VALUE), fields.get(EVAL_LABEL))))
     for score_minute, name, value in evaluations:
         if not isinstance(name, str) or not name:
             continue
@@ -332,6 +282,15 @@ def _add_span(batch: Batch, span, attrs: dict, genai: bool, service: str, resour
     else:
         entry[1] = entry[1] or team
         entry[2] |= flags
+    end_minute = int(end // 60) * 60
+    covered = batch.ranges.get(trace)
+    if covered is None:
+        batch.ranges[trace] = [minute, end_minute]
+    else:
+        covered[0], covered[1] = min(covered[0], minute), max(covered[1], end_minute)
+    response_id = attrs.get(RESPONSE_ID)
+    if isinstance(response_id, str) and 0 < len(response_id) <= MAX_ID_CHARS:
+        batch.responses.setdefault(_text(response_id), (trace, minute))
     for call_key in CALL_ID_KEYS:  # aliases a gateway request can be matched by (the trace id is one too)
         call_id = attrs.get(call_key)
         if isinstance(call_id, str) and call_id:

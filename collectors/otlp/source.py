@@ -9,19 +9,20 @@ import logging
 import threading
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import and_, func, select
 from starlette.routing import Route
 
 from collectors.http_guard import authorized, route_token
 from collectors.observability_kpis import KpiMapping, build_signals
-from collectors.otlp import tables
-from collectors.otlp.decode import Settings
-from collectors.otlp.receiver import make_endpoint
+from collectors.otlp import evaluations, tables
+from collectors.otlp.decode import Settings, SpanRules
+from collectors.otlp.receiver import LOGS, make_endpoint
 from signals.labels import bounded_labels
 from signals.source import CycleWindow, SourceContext, SourceResult
 from signals.durations import Duration
 
+PERIODS = ("24h", "prev_24h")  # the dashboard periods this source computes (not `mtd`: its rollup is kept 2 days)
 log = logging.getLogger("aiops_maturity.otlp")
 DAY = 86400
 
@@ -29,6 +30,9 @@ DAY = 86400
 class OtlpConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     path: str = Field(default="/v1/traces", pattern=r"^/", description="URL path of the OTLP/HTTP trace receiver.")
+    logs_path: str | None = Field(default="/v1/logs", pattern=r"^/", description=(
+        "URL path of the OTLP/HTTP log receiver, which reads the GenAI evaluation results sent as log records "
+        "(`gen_ai.evaluation.result` events); null: no log receiver."))
     token_env: str = Field(default="AIOPS_OTLP_TOKEN", description=(
         "Environment variable holding this route's bearer token; when it is unset the route takes "
         "AIOPS_INGEST_TOKEN."))
@@ -41,6 +45,10 @@ class OtlpConfig(BaseModel):
         "Resource attribute that gives the team when no span attribute does; null: none."))
     tag_attributes: list[str] = Field(default_factory=lambda: ["langfuse.trace.tags", "tags", "metadata.tags"],
                                       description="Span attributes that hold a trace's tags.")
+    keep_response_ids: bool = Field(default=True, description=(
+        "Keep the `gen_ai.response.id` of GenAI spans for `retention`, so that an evaluation result sent as a log "
+        "record without trace context is joined to its trace by it; false: such records are rejected, and the "
+        "receiver does about a fifth less work per span that carries a response id (LiteLLM's do)."))
     settle: Duration = Field(default=180.0, description=(
         "Per-minute counts this recent are recomputed every cycle, so late spans and gateway requests count."))
     retention: Duration = Field(default=2 * DAY, description=(
@@ -52,6 +60,12 @@ class OtlpConfig(BaseModel):
         "Rows exported of the span series per service, team and model."))
     kpis: KpiMapping = Field(default_factory=KpiMapping, description=(
         "Which score, tag and span names feed which KPI, and which signals this source publishes."))
+
+    @model_validator(mode="after")
+    def _distinct_paths(self) -> "OtlpConfig":
+        if self.logs_path == self.path:
+            raise ValueError(f"logs_path must differ from path ({self.path})")
+        return self
 
 
 class OtlpSource:
@@ -65,14 +79,19 @@ class OtlpSource:
         self.gateway = context.gateway  # the push source's requests (read-only port) for trace coverage
         self.token = token = route_token(context.environ, config.token_env, context.route_token)
         self.settings = Settings(config.kpis, tuple(config.team_attributes), config.team_resource_attribute,
-                                 tuple(config.tag_attributes), context.team_tag_prefix, clock=context.clock)
+                                 tuple(config.tag_attributes), context.team_tag_prefix, clock=context.clock,
+                                 keep_response_ids=config.keep_response_ids)
         self._received: dict[str, int] = {}
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._families: list = []
         self._last_prune = 0.0
+        self._escalation_names = SpanRules.from_settings(self.settings).escalation_names
         self._endpoint = make_endpoint(self.settings, self.write, token, config.max_body_bytes, authorized, self._count)
-        log.info("OTLP receiver on %s (%s)", config.path, "bearer token required" if token else "no token")
+        self._logs_endpoint = make_endpoint(self.settings, self.write_logs, token, config.max_body_bytes, authorized,
+                                            self._count, signal=LOGS)
+        paths = config.path + (f" and {config.logs_path}" if config.logs_path else "")
+        log.info("OTLP receiver on %s (%s)", paths, "bearer token required" if token else "no token")
 
     # ------------------------------------------------------------------ receiving
     def write(self, batch):
@@ -82,30 +101,48 @@ class OtlpSource:
         with self._write_lock:
             return tables.write_batch(self.engine, batch)
 
+    def write_logs(self, batch):
+        with self._write_lock:  # as `write`: one writer at a time
+            return evaluations.write_logs(self.engine, batch)
+
     def _count(self, outcome: str, n: int) -> None:
         with self._lock:
             self._received[outcome] = self._received.get(outcome, 0) + n
 
     def routes(self) -> list:
-        return [Route(self.config.path, self._endpoint, methods=["POST"])]
+        routes = [Route(self.config.path, self._endpoint, methods=["POST"])]
+        if self.config.logs_path:
+            routes.append(Route(self.config.logs_path, self._logs_endpoint, methods=["POST"]))
+        return routes
 
     # ------------------------------------------------------------------ cycle
     def collect(self, window: CycleWindow) -> SourceResult:
         start_minute = int(window.start // 60) * 60
-        recomputed = tables.refresh_rollup(self.engine, self.gateway, start_minute, window.now, self.config.settle)
+        # The KPI dashboard's last 24 h and the 24 before (CycleWindow.periods) come from the same
+        # rollup, so it is brought up to date from the earliest of them.
+        periods = {name: (int(start // 60) * 60, end) for name, (start, end) in window.periods.items()
+                   if name in PERIODS}
+        oldest = min([start_minute, *(start for start, _ in periods.values())])
+        with self._write_lock:  # evaluations sent as log records, joined to the traces now known
+            joined = evaluations.resolve(self.engine, self._escalation_names)
+        recomputed = tables.refresh_rollup(self.engine, self.gateway, oldest, window.now, self.config.settle)
         per_team = tables.window_counts(self.engine, start_minute, window.end)
         weekly = tables.weekly_counts(self.engine, window.now)
         signals = build_signals(per_team, weekly, self.config.kpis)
+        by_period = {name: build_signals(tables.window_counts(self.engine, start, end), weekly, self.config.kpis)
+                     for name, (start, end) in periods.items()}
         self._families = self._build_families(start_minute, window.end)
         if window.now - self._last_prune > 3600:
             horizon = min(window.start, window.now - self.config.retention) - 3600
             tables.prune(self.engine, horizon, window.now - 15 * DAY)
+            evaluations.prune(self.engine, horizon)
             self._last_prune = window.now
         with self._lock:
             received = dict(self._received)
-        return SourceResult(signals, {"receiver": self.config.path, "minutes_recomputed": recomputed,
-                                      "received": received,
-                                      "method": {"trace_coverage": "exact join", "evaluation_coverage": "exact"}})
+        return SourceResult(signals, windows=by_period, info={
+            "receiver": self.config.path, "logs_receiver": self.config.logs_path, "minutes_recomputed": recomputed,
+            "received": received, "evaluations_joined": joined, "pending_evaluations": evaluations.waiting(self.engine),
+            "method": {"trace_coverage": "exact join", "evaluation_coverage": "exact"}})
 
     def _build_families(self, start_minute: int, end: float) -> list:
         s = tables.span_stats

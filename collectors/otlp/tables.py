@@ -15,7 +15,10 @@
 - `otlp_rollup`: per minute and team, the trace KPIs' counts and the coverage join's result. A
   cycle recomputes only the minutes touched since the last cycle (marked in `otlp_dirty`), the
   last `settle` seconds, and minutes whose gateway request count changed, so its cost follows
-  what is new, not the window.
+  what is new, not the window. A span batch marks every minute its traces cover (a gateway
+  request joined by trace id may lie in any of them), an evaluation joined later its trace's.
+- `otlp_response_ids` (collectors.otlp.evaluations, written here with the spans): the
+  `gen_ai.response.id` of GenAI spans, by which an evaluation sent as a log record names its trace.
 """
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ from collectors.sql import chunks, upsert
 from signals.trace_ids import request_ids
 
 COST = "__cost__"
+MAX_TRACE_MINUTES = 24 * 60  # a trace's minutes marked for the coverage join (its last day, if longer)
 metadata = MetaData()
 span_stats = Table("otlp_span_stats", metadata, Column("minute", Integer, primary_key=True),
                    Column("team", String, primary_key=True), Column("service", String, primary_key=True),
@@ -66,7 +70,7 @@ def _driver(conn, sql: str, params):
     return conn.exec_driver_sql(_native(conn, sql), params)
 
 
-def _claim(conn, keys: dict[bytes, int]) -> set[bytes]:
+def claim(conn, keys: dict[bytes, int]) -> set[bytes]:
     """Insert the span keys not stored yet; returns those (the spans this batch may count). One
     multi-row statement per chunk (executemany cannot return rows). Another transaction inserting
     the same key first makes ours skip it (PostgreSQL waits for its commit; SQLite has one writer).
@@ -93,7 +97,7 @@ def write_batch(engine, batch: Batch) -> Batch:
     spans were not)."""
     with engine.begin() as conn:
         if batch.keys:
-            new = _claim(conn, batch.keys)
+            new = claim(conn, batch.keys)
             if len(new) < len(batch.keys):  # a retry (or a concurrent post) of spans already counted
                 batch = summarise(batch.request, batch.settings, only=new)
         known: dict[str, tuple] = {}
@@ -117,13 +121,29 @@ def write_batch(engine, batch: Batch) -> Batch:
         if batch.ids:
             _driver(conn, "INSERT INTO otlp_ids (id, minute) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
                     list(batch.ids.items()))
-            # a request is matched in its own start minute: the span may start up to a minute later
-            minutes = set(batch.ids.values())
-            touched.update(minutes)
-            touched.update(m - 60 for m in minutes)
+        if batch.responses:  # for evaluations sent as log records that name the response, not the trace
+            _driver(conn, "INSERT INTO otlp_response_ids (id, trace_id, minute) VALUES (?, ?, ?) "
+                          "ON CONFLICT (id) DO NOTHING", [(r, t, m) for r, (t, m) in batch.responses.items()])
+        touched.update(_join_minutes(batch, known))
         _write_scores(conn, batch, known)
-        _mark_dirty(conn, touched)
+        mark_dirty(conn, touched)
     return batch
+
+
+def _join_minutes(batch: Batch, known: dict) -> set[int]:
+    """The minutes whose gateway requests these spans may join, so their coverage is recomputed.
+    A request joined by trace id started somewhere within its trace, not necessarily in the trace's
+    first minute (an agent run that began the minute before the request); one joined by call id
+    started at most a minute before the span naming it. So: every minute from the trace's first
+    (stored before, or in this batch) to the end of its last span here, a minute more on each side
+    for clocks that differ between the gateway and the application, and at most MAX_TRACE_MINUTES."""
+    minutes: set[int] = set()
+    for trace, (first, last) in batch.ranges.items():
+        if trace in known:
+            first = min(first, known[trace][0])
+        first = max(first, last - MAX_TRACE_MINUTES * 60)
+        minutes.update(range(first - 60, last + 120, 60))
+    return minutes
 
 
 def _write_scores(conn, batch: Batch, known: dict) -> None:
@@ -140,6 +160,11 @@ def _write_scores(conn, batch: Batch, known: dict) -> None:
             entry = per_hour.setdefault((minute - minute % 3600, team, COST), [0, 0.0])
             entry[0] += stat[1]
             entry[1] += stat[3]
+    add_scores(conn, per_minute, per_hour)
+
+
+def add_scores(conn, per_minute: dict[tuple, list], per_hour: dict[tuple, list]) -> None:
+    """Score counts and sums added: per (minute, team, name) and per (hour, team, name) -> [count, total]."""
     if per_minute:
         conn.execute(_add(upsert(conn, scores), scores, ["minute", "team", "name"], ["count", "total"]),
                      [{"minute": k[0], "team": k[1], "name": k[2], "count": v[0], "total": v[1]} for k, v in per_minute.items()])
@@ -148,7 +173,7 @@ def _write_scores(conn, batch: Batch, known: dict) -> None:
                      [{"hour": k[0], "team": k[1], "name": k[2], "count": v[0], "total": v[1]} for k, v in per_hour.items()])
 
 
-def _mark_dirty(conn, minutes: set[int]) -> None:
+def mark_dirty(conn, minutes: set[int]) -> None:
     if minutes:
         stmt = upsert(conn, dirty)
         conn.execute(stmt.on_conflict_do_update(index_elements=["minute"], set_={"version": dirty.c.version + 1}),

@@ -1,9 +1,12 @@
 """A Langfuse server double on 127.0.0.1 for the collector's tests and benchmark.
 
 It serves the endpoints the collector uses, for one server generation at a time:
-  v3 (self-hosted v3.225): /api/public/traces, /api/public/metrics (v1); the v4 endpoints 404.
-  v4 (v4 / Cloud):         /api/public/v2/observations, /api/public/v3/scores, /api/public/v2/metrics
-                           (and v1 metrics); /api/public/traces 404s, as on an upgraded server.
+  v3 (self-hosted v3.225): /api/public/traces, /api/public/metrics (v1); the v4 endpoints 404
+                           (its spec lists v2 metrics, but Langfuse serves them from v4 on).
+  v4 (v4 / Cloud):         /api/public/v2/observations, /api/public/v3/scores, /api/public/v2/metrics;
+                           /traces and the deprecated v1 metrics 404, gone on upgrade as its spec says.
+v2 metrics answer 400 where the v4 spec says so (the `traces` view, a high-cardinality dimension).
+`generation` may change while the double runs (a server upgraded under the collector).
 EVERY response it sends is validated against the generation's OpenAPI contract with openapi-core
 (`validator`); problems are collected in `violations`. Statuses a contract does not declare for an
 operation (the injected 429 and 5xx: Langfuse sends them, its spec does not list them) are
@@ -67,6 +70,15 @@ class Score:
     ts: float
 
 
+# v2 metrics (the v4 spec's "V2 Differences" and "High Cardinality Dimensions")
+V2_VIEWS = ("observations", "scores-numeric", "scores-boolean", "scores-categorical")
+HIGH_CARDINALITY = {"id", "traceId", "userId", "sessionId", "parentObservationId", "observationId"}
+
+
+class BadQuery(ValueError):  # answered 400
+    pass
+
+
 @dataclass
 class Fault:
     prefix: str
@@ -125,11 +137,15 @@ class LangfuseDouble:
                   "/api/public/traces": self._traces, "/api/public/v2/observations": self._observations,
                   "/api/public/v3/scores": self._scores_v3}
         v4_only = ("/api/public/v2/metrics", "/api/public/v2/observations", "/api/public/v3/scores")
+        v3_only = ("/api/public/traces", "/api/public/metrics")
         if path not in routes or (self.generation == "v3" and path in v4_only) or \
-                (self.generation == "v4" and path == "/api/public/traces"):
+                (self.generation == "v4" and path in v3_only):
             return 404, {"message": "Not Found"}
         with self.lock:
-            return 200, routes[path](path, query)
+            try:
+                return 200, routes[path](path, query)
+            except BadQuery as exc:
+                return 400, {"message": str(exc)}
 
     def _window(self, q: dict, lo: str, hi: str) -> tuple[float, float]:
         return parse_ts(q.get(lo), 0.0), parse_ts(q.get(hi), 1e12)
@@ -138,6 +154,11 @@ class LangfuseDouble:
         spec = json.loads(query["query"])
         start, end = self._window(spec, "fromTimestamp", "toTimestamp")
         view, dims = spec["view"], [d["field"] for d in spec.get("dimensions", [])]
+        if path == "/api/public/v2/metrics":
+            if view not in V2_VIEWS:
+                raise BadQuery(f"view {view!r} is not supported by the v2 metrics API")
+            if set(dims) & HIGH_CARDINALITY:
+                raise BadQuery(f"high cardinality dimension(s) {sorted(set(dims) & HIGH_CARDINALITY)}: use filters")
         filters = spec.get("filters", [])
         names = next((f["value"] for f in filters if f["column"] == "name"), None)
         groups: dict[tuple, dict] = {}

@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from collectors.limits import MAX_COST_USD
 from collectors.observability_kpis import KpiMapping
 from collectors.otlp.decode import (ESCALATED, EVALUATION_EVENT, GENAI, MEMORY_ENABLED, MEMORY_USED, SCORED, Batch,
-                                    Settings, SpanRules, _add_span, _value)
+                                    Settings, SpanRules, _add_span, _value, summarise)
 from signals.teams import UNATTRIBUTED
 
 T0 = 1_800_000_000          # a minute boundary (2027-01-15 08:00:00 UTC)
@@ -205,6 +206,23 @@ def test_memory_used_and_enabled_by_tag_and_by_span_name(name, tags, genai, flag
     assert batch.traces == {trace_hex(1): [T0, None, flags]}
 
 
+@pytest.mark.parametrize(("operation", "flags"), [
+    ("search_memory", GENAI | MEMORY),                          # reads memory: used (and so enabled)
+    *((op, GENAI | MEMORY_ENABLED) for op in ("create_memory", "update_memory", "upsert_memory", "delete_memory",
+                                              "create_memory_store", "delete_memory_store")),   # writes: enabled
+    ("chat", GENAI), ("retrieval", GENAI), ("Search_Memory", GENAI),                # other operations, exact names
+    (["search_memory"], GENAI),                                 # not a text value: no operation
+])
+def test_memory_operations_by_gen_ai_operation_name(operation, flags):
+    batch = one(make_span(name="memory op", attributes={"gen_ai.operation.name": operation}))
+    assert batch.traces == {trace_hex(1): [T0, None, flags]}
+
+
+def test_a_memory_search_span_name_still_counts_beside_the_operation_names():
+    attributes = {"gen_ai.operation.name": "create_memory"}
+    assert one(make_span(name="mem0.search", attributes=attributes)).traces[trace_hex(1)][2] == GENAI | MEMORY
+
+
 def test_a_non_genai_span_with_another_name_makes_no_trace_row():
     batch = one(make_span(name="memory.write", attributes={"tags": ["memories"]}), genai=False)
     assert batch.traces == {} and batch.stats == {(T0, UNATTRIBUTED, "svc", ""): [1, 0, 0, 0.0, 0.0]}
@@ -287,6 +305,36 @@ def test_call_id_alias_keeps_its_first_minute_and_skips_non_text():
     assert batch.ids == {"abc1": T0}
 
 
+# ------------------------------------------------------------------------- provider, response id
+@pytest.mark.parametrize("attribute", ["gen_ai.provider.name", "gen_ai.system"])
+def test_the_provider_attribute_new_or_old_makes_a_genai_span(attribute):
+    """Any gen_ai.* attribute marks a GenAI span; the provider (the current name or the deprecated
+    one) is not read for its value anywhere."""
+    request = ExportTraceServiceRequest()
+    request.resource_spans.add().scope_spans.add().spans.append(make_span(name="chat", attributes={attribute: "openai"}))
+    batch = summarise(request, Settings(KpiMapping()))
+    assert batch.traces == {trace_hex(1): [T0, None, GENAI]} and batch.stats[(T0, UNATTRIBUTED, "unknown", "")][1] == 1
+
+
+def test_response_ids_of_trace_spans_are_kept_for_the_log_evaluations():
+    batch = Batch()
+    add(batch, make_span(trace=1, attributes={"gen_ai.response.id": "chatcmpl-1"}))
+    add(batch, make_span(trace=2, start_ns=(T0 + 70) * NS, attributes={"gen_ai.response.id": "chatcmpl-1"}))  # first wins
+    add(batch, make_span(trace=3, attributes={"gen_ai.response.id": "x" * 513}))      # longer than an id: skipped
+    add(batch, make_span(trace=4, attributes={"gen_ai.response.id": 7}))
+    add(batch, make_span(trace=5, name="GET /", attributes={"gen_ai.response.id": "r5"}), genai=False)  # no trace row
+    assert batch.responses == {"chatcmpl-1": (trace_hex(1), T0)}
+
+
+def test_ranges_cover_each_trace_from_its_first_start_to_its_last_end():
+    batch = Batch()
+    add(batch, make_span(trace=1, start_ns=(T0 + 70) * NS, duration_ns=5 * NS))
+    add(batch, make_span(trace=1, start_ns=(T0 + 10) * NS, duration_ns=NS))
+    add(batch, make_span(trace=1, start_ns=(T0 + 100) * NS, duration_ns=200 * NS))   # ends at T0 + 300
+    add(batch, make_span(trace=2, name="GET /", start_ns=T0 * NS, duration_ns=600 * NS), genai=False)  # no trace row
+    assert batch.ranges == {trace_hex(1): [T0, T0 + 300]}
+
+
 # ------------------------------------------------------------------------------ one trace, spans
 def test_spans_of_one_trace_merge_flags_and_keep_the_first_team_and_minute():
     batch = Batch()
@@ -311,7 +359,8 @@ def test_rules_are_derived_once_from_the_settings():
     assert rules.escalation_tags == {"escalated", "human-escalation", "handoff:human"}
     assert rules.memory_used_tags == {"memory:used", "memory-hit"}
     assert rules.memory_enabled_tags == {"memory", "memory-enabled"}
-    assert {"team", "labels", "gen_ai.request.model", "litellm.call_id", "gen_ai.evaluation.name"} <= rules.wanted
+    assert {"team", "labels", "gen_ai.request.model", "litellm.call_id", "gen_ai.evaluation.name",
+            "gen_ai.response.id", "gen_ai.operation.name"} <= rules.wanted
     assert "metadata.user_api_key_team_alias" not in rules.wanted
     with pytest.raises(AttributeError):
         rules.team_attributes = ()   # frozen: one per batch, shared by its spans

@@ -117,3 +117,28 @@ def test_publish_list_and_pruning(tmp_path):
             assert conn.execute(select(func.count()).select_from(table)).scalar() == 0, table.name
     client.close()
     monitor.close()
+
+
+def test_memory_utilization_from_memory_operation_spans(tmp_path):
+    """GenAI memory operations (gen_ai.operation.name): a trace with a search_memory span used memory;
+    one that only wrote memory (create_memory, upsert_memory, ...) has memory enabled."""
+    monitor, source, clock, client = setup(tmp_path)
+    req = ExportTraceServiceRequest()
+    out = req.resource_spans.add().scope_spans.add()
+    operations = ["search_memory"] * 10 + ["create_memory", "upsert_memory"] * 6 + [None] * 8
+    for k, operation in enumerate(operations):
+        trace = uuid.uuid4().bytes
+        for i, op in enumerate(("chat", operation)):
+            if op is None:
+                continue
+            span = out.spans.add()
+            span.trace_id, span.span_id, span.name = trace, (i + 1).to_bytes(8, "big"), f"{op} span"
+            span.start_time_unix_nano = int((clock["now"] - 120 + k) * 1e9)
+            span.end_time_unix_nano = span.start_time_unix_nano + 100_000_000
+            kv = span.attributes.add()
+            kv.key, kv.value.string_value = "gen_ai.operation.name", op
+    assert client.post("/v1/traces", content=req.SerializeToString(), headers=PB).status_code == 200
+    kpis = monitor.run_cycle().org.kpis
+    assert (kpis["memory_utilization_rate"].value, kpis["memory_utilization_rate"].samples) == (10 / 22, 22)
+    client.close()
+    monitor.close()

@@ -19,6 +19,7 @@ from collectors.litellm import imports as gateway_imports
 from collectors.litellm import model_mix
 from collectors.litellm import scrape as litellm_scrape
 from collectors.litellm import store as store_module
+from collectors.otlp import evaluations as otlp_evaluations
 from collectors.otlp import tables as otlp_tables
 from monitor.digest.delivery.ledger import Ledger, deliveries
 from monitor.storage.history import History, snapshots
@@ -80,7 +81,7 @@ def test_fresh_database_matches_the_code_definitions(store_url, tmp_path):
     assert database_version(migrated.engine) == HEAD
     reference = create_engine(f"sqlite:///{tmp_path / 'reference.db'}")
     for metadata in (store_module.metadata, snapshots.metadata, deliveries.metadata, *SOURCE_METADATA,
-                     gateway_imports.metadata, model_mix.metadata):
+                     gateway_imports.metadata, model_mix.metadata, otlp_evaluations.metadata):
         metadata.create_all(reference)
     assert shape(migrated.engine) == shape(reference)
     migrated.close()

@@ -27,10 +27,11 @@ ALERT = {"version": "4", "status": "firing", "receiver": "aiops", "groupKey": "g
 BODIES = {
     "/ingest/litellm": ("application/json", json.dumps([payload("auth-1", start=NOW - 60)]).encode()),
     "/v1/traces": ("application/x-protobuf", b""),
+    "/v1/logs": ("application/x-protobuf", b""),
     "/webhooks/alertmanager": ("application/json", json.dumps(ALERT).encode()),
     "/webhooks/deployments": ("application/json", json.dumps({"kind": "prompt", "name": "p", "version": "1"}).encode()),
 }
-ROUTE_TOKEN = {"/ingest/litellm": SHARED, "/v1/traces": SHARED, "/webhooks/alertmanager": OWN,
+ROUTE_TOKEN = {"/ingest/litellm": SHARED, "/v1/traces": SHARED, "/v1/logs": SHARED, "/webhooks/alertmanager": OWN,
                "/webhooks/deployments": SHARED}
 
 
@@ -104,7 +105,8 @@ def test_open_routes_refuse_to_start_beyond_loopback(tmp_path):
     finally:
         monitor.close()
     message = str(info.value)
-    assert "/ingest/litellm, /v1/traces, /webhooks/alertmanager would accept posts without a token on 0.0.0.0" in message
+    assert ("/ingest/litellm, /v1/traces, /v1/logs, /webhooks/alertmanager would accept posts without a token on "
+            "0.0.0.0") in message
     assert "AIOPS_INGEST_TOKEN" in message and "server.allow_unauthenticated" in message
 
 
