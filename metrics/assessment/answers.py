@@ -8,7 +8,8 @@ one-line errors naming the key, and write the canonical file the interactive mod
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,9 @@ from metrics.assessment.questionnaire import load_questionnaire
 from signals.validation import read_text_file, yaml_problem
 
 
-METADATA_KEYS = ("organization", "assessed_by", "date", "notes")
+# Optional keys beside the answers, for the assessment report (metrics/roadmap/report.py):
+# organisation (or organization), assessed_by, date (YYYY-MM-DD), notes, target_level (a level of the model).
+METADATA_KEYS = ("organisation", "organization", "assessed_by", "date", "notes", "target_level")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +39,7 @@ class Schema:
 class Answers:
     model: str
     values: dict[str, int]   # in the schema's order
+    metadata: dict[str, Any] = field(default_factory=dict)   # organisation, assessed_by, date, notes, target_level
 
 
 def schemas() -> dict[str, Schema]:
@@ -125,7 +129,32 @@ def validate(doc: Any) -> Answers:
         raise AnswersError(problems[0])
     if problems:
         raise AnswersError(f"{len(problems)} bad answers: " + "; ".join(problems))
-    return Answers(model, values)
+    return Answers(model, values, _metadata(doc, schema))
+
+
+def _metadata(doc: dict[str, Any], schema: Schema) -> dict[str, Any]:
+    """The report's details from the answers file, checked: texts, an ISO date, a level in range."""
+    if "organisation" in doc and "organization" in doc:
+        raise AnswersError("organization: give organisation or organization, not both")
+    out: dict[str, Any] = {}
+    for key in ("organisation", "organization", "assessed_by", "notes"):
+        if doc.get(key) is None:
+            continue
+        if not isinstance(doc[key], (str, int, float)) or isinstance(doc[key], bool) or not str(doc[key]).strip():
+            raise AnswersError(f"{key}: expected a text, got {doc[key]!r}")
+        out["organisation" if key == "organization" else key] = str(doc[key]).strip()
+    if doc.get("date") is not None:
+        raw = doc["date"]
+        try:
+            out["date"] = (raw if isinstance(raw, dt.date) else dt.date.fromisoformat(str(raw))).isoformat()[:10]
+        except ValueError:
+            raise AnswersError(f"date: expected YYYY-MM-DD, got {raw!r}") from None
+    if doc.get("target_level") is not None:
+        raw, low = doc["target_level"], (schema.low if schema.model == "aiops" else 1)
+        if isinstance(raw, bool) or not isinstance(raw, int) or not low <= raw <= 5:
+            raise AnswersError(f"target_level: expected a level {low}-5 of the {schema.model} model, got {raw!r}")
+        out["target_level"] = raw
+    return out
 
 
 def dump(answers: Answers) -> str:

@@ -138,9 +138,8 @@ def from_report(report: dict[str, Any], signals: dict[str, Any] | None = None) -
     return out
 
 
-def load_file(path: str | Path) -> Evidence:
-    """A report JSON (`collect`/`replay --format json`, optionally with a top-level "signals"
-    mapping) or a plain evidence mapping."""
+def read_document(path: str | Path) -> dict[str, Any]:
+    """The JSON object of an evidence file, or EvidenceError in one line."""
     path = Path(path)
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
@@ -150,9 +149,25 @@ def load_file(path: str | Path) -> Evidence:
         raise EvidenceError(f"--evidence: {path}: not valid JSON (line {exc.lineno}): {exc.msg}") from None
     if not isinstance(doc, dict):
         raise EvidenceError(f"--evidence: {path}: expected a JSON object")
+    return doc
+
+
+def from_document(doc: dict[str, Any]) -> Evidence:
+    """A report (with "kpis"; its "signals", else the counts its roadmap kept) or a plain mapping."""
     if "kpis" in doc:
-        return from_report(doc, doc.get("signals"))
+        given = doc.get("signals")
+        if given is not None and not isinstance(given, dict):
+            return from_report(doc, given)   # the one-line error names it
+        kept = (doc.get("roadmap") or {}).get("signals") if isinstance(doc.get("roadmap"), dict) else None
+        signals = {**(kept if isinstance(kept, dict) else {}), **(given or {})}
+        return from_report(doc, signals or None)
     return normalize(doc)
+
+
+def load_file(path: str | Path) -> Evidence:
+    """A report JSON (`collect`/`replay --format json`, optionally with a top-level "signals"
+    mapping) or a plain evidence mapping."""
+    return from_document(read_document(path))
 
 
 # ---------------------------------------------------------------- rules -> evidence levels

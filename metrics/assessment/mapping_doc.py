@@ -23,7 +23,8 @@ a test fails when this file and the data disagree.
   `fallback_successes`, `requests`, `authenticated_requests`, `guardrail_requests`,
   `budget_blocked_requests`, `deployment_frequency`, `lead_time_for_changes`,
   `change_failure_rate`). A bare number is a count (`samples` = the number). `requests` defaults to
-  the request count behind the report's `api_error_rate`.
+  the request count behind the report's `api_error_rate`. The counts a report's own roadmap kept
+  (`roadmap.signals`: the fallback counts) are read too; `"signals"` wins where both name one.
 - Each rule turns one KPI or signal into an **evidence level**: the bands are tried in order and the
   first that holds gives the level, else *otherwise*. "no cap" means the telemetry does not limit
   the claim; **attests** is the highest answer the telemetry can actually show.

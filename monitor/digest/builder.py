@@ -14,6 +14,7 @@ from metrics.catalog import Catalog, CatalogError, load_catalog
 from signals.teams import ALL
 from monitor.digest import analysis
 from monitor.digest.hooks import claims_section, incidents_section
+from monitor.digest.roadmap import claims_from_crosswalk, team_roadmaps
 from monitor.digest.week import week_bounds
 from monitor.storage.history import ASSESSMENT_PREFIX, History
 
@@ -44,6 +45,8 @@ class Digest:
     trend_weeks: int = 0
     synthetic_until: float | None = None  # snapshots before this were synthesised (the demo)
     snapshots: int = 0
+    roadmap: dict[str, dict[str, Any]] = field(default_factory=dict)   # team -> checklist to its next level
+    assessment: dict[str, Any] | None = None   # the detailed assessment report of the configured answers
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -132,7 +135,7 @@ def _counts(current: dict, model: str) -> dict[str, dict[str, int]]:
 def build_digest(history: History, week: str, timezone: str = "UTC", model: str | None = None,
                  headline_kpis: list[str] | None = None, weeks: int = 8, top_movers: int = 8,
                  incidents: list[dict[str, Any]] | None = None, crosswalk: dict[str, Any] | None = None,
-                 now: float | None = None) -> Digest:
+                 now: float | None = None, assessment: dict[str, Any] | None = None) -> Digest:
     now = time.time() if now is None else now
     tz = ZoneInfo(timezone)
     start_dt, end_dt = week_bounds(week, tz)
@@ -144,9 +147,11 @@ def build_digest(history: History, week: str, timezone: str = "UTC", model: str 
     model = model if model in telemetry else (telemetry[0] if telemetry else model)
     digest = Digest(week, timezone, start, end, now, model, bool(current), now < end,
                     incidents=incidents_section(incidents, start, end), claims=claims_section(crosswalk),
-                    snapshots=len(history.snapshots_between(start, end, model=model, teams=[ALL])))
+                    snapshots=len(history.snapshots_between(start, end, model=model, teams=[ALL])),
+                    assessment=assessment)
     if not current or model is None:
         return digest
+    digest.roadmap = team_roadmaps(current, model, claims_from_crosswalk(crosswalk))
     catalog = _catalog(model)
     digest.models = [_level_rows(m, current, previous) for m in models]
     recorded = any(m.startswith(ASSESSMENT_PREFIX) for m in models)

@@ -16,15 +16,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 from markupsafe import Markup
 
 from monitor.digest import charts
+from monitor.digest.assessment_report import helpers
+from monitor.digest.templating import AUTOESCAPE, TEMPLATES, environment  # noqa: F401 - kept importable from here
 from monitor.digest.builder import Digest
 from metrics.catalog import SYMBOL
 from monitor.render import format_value
 
-TEMPLATES = Path(__file__).with_name("templates")
 STATUS_TEXT = {"met": "met", "unmet": "unmet", "no_data": "no data", None: "—"}
 
 
@@ -116,21 +117,13 @@ def _view(digest: Digest, chart_list: list[Chart]) -> dict[str, Any]:
         "measured": [k for k in digest.kpis if k["status"] != "no_data"],
         "unmeasured": [k for k in digest.kpis if k["status"] == "no_data"],
         "generated": _when(digest.generated_at, tz, "%Y-%m-%d %H:%M %Z"),
+        **helpers(),
+        "fv": fv,
     }
 
 
-# Escape HTML templates by their full suffix ("digest.html.j2" ends in ".j2", so a plain ["html"]
-# would not match it); Markdown and text templates ("digest.md.j2") are never escaped.
-AUTOESCAPE = select_autoescape(enabled_extensions=("html", "htm", "xml", "html.j2", "htm.j2", "xml.j2"),
-                               disabled_extensions=("md", "md.j2", "txt", "txt.j2"),
-                               default_for_string=True, default=True)
-
-
 def _environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, trim_blocks=True,
-                      lstrip_blocks=True, autoescape=AUTOESCAPE, keep_trailing_newline=True)
-    env.filters["md"] = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
-    return env
+    return environment()
 
 
 def render(digest: Digest) -> Rendered:

@@ -14,6 +14,7 @@ from monitor.digest.delivery import Channel, Ledger, Outcome, build_channels, de
 from monitor.digest.builder import build_digest
 from monitor.digest.config import DigestConfig
 from monitor.digest.hooks import crosswalk_from_answers, load_incident_provider
+from monitor.digest.roadmap import assessment_report
 from monitor.digest.render import Rendered, render
 from monitor.digest.week import last_complete_week, week_bounds, zone
 from monitor.storage.history import History, HistoryConfig
@@ -60,26 +61,34 @@ class DigestRunner:
             log.warning("digest: incidents provider failed: %s", exc)
             return None, f"{type(exc).__name__}: {exc}"
 
-    def _crosswalk(self, end: float, start: float) -> dict | None:
+    def _crosswalk(self, end: float, start: float) -> tuple[dict | None, dict | None]:
+        """The self-assessment scored against the week's evidence, and its assessment report."""
         answers = self.config.answers or self.assessment_answers
         if answers is None:
-            return None
+            return None, None
         latest = self.history.latest_before(end, start)
         snapshot = next((s for (m, team), s in latest.items() if team == ALL and m == (self.model or m)), None)
+        report = report_from_snapshot(snapshot) if snapshot else {"kpis": {}}
         try:
-            return crosswalk_from_answers(answers, report_from_snapshot(snapshot) if snapshot else {"kpis": {}})
+            crosswalk = crosswalk_from_answers(answers, report)
         except Exception as exc:  # noqa: BLE001
             log.warning("digest: self-assessment failed: %s", exc)
-            return None
+            return None, None
+        try:
+            return crosswalk, assessment_report(answers, report, zone(self.config.timezone), min(self.clock(), end - 1))[1]
+        except Exception as exc:  # noqa: BLE001 - the report section must not stop the digest
+            log.warning("digest: assessment report failed: %s", exc)
+            return crosswalk, None
 
     def render_week(self, week: str) -> Rendered:
         tz = zone(self.config.timezone)
         start_dt, end_dt = week_bounds(week, tz)
         start, end = start_dt.timestamp(), end_dt.timestamp()
         incidents, error = self._incidents(start, end)
+        crosswalk, assessment = self._crosswalk(end, start)
         digest = build_digest(self.history, week, self.config.timezone, self.model, self.config.headline_kpis,
-                              self.config.weeks, self.config.top_movers, incidents, self._crosswalk(end, start),
-                              now=self.clock())
+                              self.config.weeks, self.config.top_movers, incidents, crosswalk,
+                              now=self.clock(), assessment=assessment)
         if error:
             digest.incidents["error"] = error
         return render(digest)

@@ -7,6 +7,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from metrics.engine import Assessment
+from metrics.roadmap import STATES
 from signals.teams import ALL
 from signals.labels import BoundedGaugeMetricFamily
 from monitor.runtime.dashboard_series import dashboard_families
@@ -78,6 +79,34 @@ class MaturityCollector(Collector):
             if status.last_success is not None:
                 last_success.add_metric([name], status.last_success)
         yield from (level, score, value, target, met, no_data, dimension, up, last_success, lopsided)
-        yield from dashboard_families(snapshot.periods, self._budgets)  # the KPI dashboard's series
+        yield roadmap_family(snapshot)
+        windows = {kpi.id: kpi.window for kpi in snapshot.catalog.kpis} if snapshot.catalog is not None else {}
+        yield from dashboard_families(snapshot.periods, self._budgets, snapshot.period_kpis, windows)  # KPI dashboard
         for source in self._sources:
             yield from source.families()  # built by the source's last cycle, not at scrape time
+
+
+ROADMAP_STATES = STATES  # proven, disproven, no_data, unmeasurable
+
+
+def roadmap_family(snapshot: Snapshot) -> GaugeMetricFamily:
+    """aiops_roadmap_criteria{team, level, state}: how many success criteria of the transition guide
+    to `level` are in each state. The organisation (`all`) has every guide (5 levels x 4 states); each
+    other row the guide to its own next level only (4 states, none at the top level), so a team adds
+    4 series whatever it does."""
+    family = BoundedGaugeMetricFamily("aiops_roadmap_criteria", "Success criteria of the transition guide to "
+                                      "the level, by state (proven, disproven, no_data, unmeasurable); team=all: "
+                                      "every level, other teams: their next level.", labels=["team", "level", "state"])
+    report = snapshot.report
+    if report is None:
+        return family
+    for team in [ALL, *sorted(report.teams)]:
+        doc = report.roadmap.get(team) or {}
+        levels = doc.get("levels") or {}
+        if team != ALL:
+            following = doc.get("next_level")
+            levels = {str(following): doc.get("counts") or {}} if following is not None else {}
+        for guide_level, counts in sorted(levels.items(), key=lambda item: int(item[0])):
+            for state in ROADMAP_STATES:
+                family.add_metric([team, str(guide_level), state], float(counts.get(state, 0)))
+    return family

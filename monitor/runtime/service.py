@@ -16,6 +16,7 @@ from collectors.litellm.push import LiteLLMPushSource
 from collectors.litellm.imports import StoreImports
 from collectors.litellm.store import HOUR, Store
 from metrics.catalog import Catalog, formula_signals, load_catalog
+from metrics.engine import evaluate
 from metrics.report import Report, build_report
 from monitor.runtime.config import Config, ConfigError
 from monitor.storage.database import STORE_ERRORS, describe, open_database, sqlite_path
@@ -28,6 +29,9 @@ from signals.source import CycleWindow, Source, SourceContext
 log = logging.getLogger("aiops_maturity")
 
 SPEND_WINDOW = 30 * 86400
+
+
+CHANGE_PERIODS = ("24h", "prev_24h")
 
 
 def dashboard_periods(now: float) -> dict[str, tuple[float, float]]:
@@ -48,8 +52,10 @@ class Snapshot:
     taken_at: float | None = None  # clock time of the cycle that built it: its age is exported
     # Self-assessment results by model name (questionnaire claims capped by this cycle's evidence).
     models: dict = field(default_factory=dict)
-    # The KPI dashboard's periods (monitor/runtime/dashboard_series.py): team -> period -> signals.
+    # The KPI dashboard's periods (monitor/runtime/dashboard_series.py): team -> period -> signals,
+    # and the catalog evaluated over CHANGE_PERIODS: period -> team -> Assessment.
     periods: dict = field(default_factory=dict)
+    period_kpis: dict = field(default_factory=dict)
 
 
 class Monitor:
@@ -134,15 +140,26 @@ class Monitor:
             results += self.guarded.collect(cycle_window, [s for s in self.all_sources if s not in feeders])
             windows = windows_by_team({**spans, **periods}, results, self.config.teams.allow, self.config.teams.top_n,
                                       only_given=set(periods))
-            by_period = {team: {name: windows[team].pop(name).signals for name in periods} for team in windows}
+            by_period = {team: {name: windows[team].pop(name) for name in periods} for team in windows}
+            # The KPIs over the last 24 h and the 24 h before, for the dashboard's changes: the
+            # catalog evaluated with that period as its evaluation window (30-day KPIs unchanged).
+            period_kpis = {name: {team: evaluate(self.catalog, {**windows[team], "evaluation": by_period[team][name]})
+                                  for team in windows} for name in CHANGE_PERIODS}
             report = build_report(self.catalog, windows, now, {"window": {"start": now - window, "end": now,
                                                                            "seconds": window}})
             models = self._assess(report, windows["all"]["evaluation"].signals)
+            if "aiops" in models:  # where telemetry cannot decide a roadmap criterion, the answers stand in
+                from metrics.roadmap import claims_of, with_claims
+
+                claims = claims_of(models["aiops"])
+                report.roadmap = {team: with_claims(doc, claims) for team, doc in report.roadmap.items()}
             self.history.maybe_record(report, now, models)  # one snapshot per history.cadence slot
             elapsed = time.perf_counter() - started
             self.cycle_duration.observe(elapsed)
             self.snapshot = Snapshot(report, self.catalog, {k: CollectorStatus(**vars(v)) for k, v in self.collectors.items()},
-                                     elapsed, now, models, by_period)
+                                     elapsed, now, models,
+                                     {team: {n: w.signals for n, w in p.items()} for team, p in by_period.items()},
+                                     period_kpis)
             return report
 
     def _assess(self, report: Report, signals: dict) -> dict:

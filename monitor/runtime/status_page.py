@@ -25,6 +25,7 @@ from starlette.responses import HTMLResponse
 
 from metrics.catalog import SYMBOL, Catalog, Kpi
 from metrics.engine import Assessment, LevelCheck
+from monitor.digest.roadmap_text import counts_text, criterion_evidence, state_text
 from monitor.render import format_value
 from monitor.runtime.service import Snapshot
 from signals.teams import ALL
@@ -123,14 +124,25 @@ def _blocker(check: LevelCheck, kpi: Kpi, assessment: Assessment) -> dict[str, A
             "remediation": " ".join(kpi.remediation.split())}
 
 
-def _team(name: str, assessment: Assessment, catalog: Catalog) -> dict[str, Any]:
+def _roadmap(doc: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The checklist of the guide to the team's next level (None at the top level, or without one)."""
+    if not doc or not doc.get("criteria"):
+        return None
+    step = doc["transition"]
+    return {"level": doc["next_level"], "name": step["name"], "goal": step["goal"], "weeks": step["weeks"],
+            "counts": counts_text(doc["counts"]), "proven": doc["counts"].get("proven", 0),
+            "criteria": [{"id": c["id"], "text": c["text"], "state": c["state"], "state_text": state_text(c["state"]),
+                          "evidence": criterion_evidence(c), "claim": bool(c.get("claim"))} for c in doc["criteria"]]}
+
+
+def _team(name: str, assessment: Assessment, catalog: Catalog, roadmap: dict[str, Any] | None = None) -> dict[str, Any]:
     rows = [_kpi_row(kpi, assessment) for kpi in catalog.kpis]
     rows.sort(key=lambda row: row["level"])  # stable: catalog order within a level
     counts = {status: sum(row["status"] == status for row in rows) for status in STATUS_TEXT}
     return {"name": name, "label": "all (organisation)" if name == ALL else name, "level": assessment.level,
             "score": assessment.score, "score_raw": _raw(assessment.score), "kpis": rows, "counts": counts,
             "blocking": [_blocker(c, catalog.kpi(c.kpi), assessment) for c in assessment.blocking()],
-            "top": assessment.level >= 5}
+            "top": assessment.level >= 5, "roadmap": _roadmap(roadmap)}
 
 
 def _collectors(snapshot: Snapshot, now: float) -> list[dict[str, Any]]:
@@ -145,7 +157,8 @@ def render_status_page(snapshot: Snapshot, catalog: Catalog, refresh_seconds: fl
     env, assets, _ = _environment()
     report = snapshot.report
     teams = [] if report is None else \
-        [_team(ALL, report.org, catalog), *(_team(n, a, catalog) for n, a in sorted(report.teams.items()))]
+        [_team(ALL, report.org, catalog, report.roadmap.get(ALL)),
+         *(_team(n, a, catalog, report.roadmap.get(n)) for n, a in sorted(report.teams.items()))]
     names = {t["name"] for t in teams}
     window = (report.notes.get("window") or {}) if report is not None else {}
     return env.get_template("status.html.j2").render(

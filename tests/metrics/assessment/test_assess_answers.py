@@ -60,3 +60,36 @@ def test_dump_is_the_contract_file(tmp_path, text):
     assert dump_answers(answers) == text
     assert validate_answers({"model": answers.model, **({"answers": answers.values} if answers.model == "aiops"
                                                          else {"stages": answers.values})}) == answers
+
+
+def test_metadata_for_the_report_is_checked_and_kept():
+    answers = validate_answers({**_good(), "organization": " ACME ", "assessed_by": "Ops", "date": "2025-01-31",
+                                "target_level": 3})
+    assert answers.metadata == {"organisation": "ACME", "assessed_by": "Ops", "date": "2025-01-31", "target_level": 3}
+    import datetime
+    assert validate_answers({**_good(), "date": datetime.date(2025, 2, 1)}).metadata == {"date": "2025-02-01"}
+    assert validate_answers(_good()).metadata == {}
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ({"organisation": "A", "organization": "B"}, "organization: give organisation or organization, not both"),
+    ({"date": "31/01/2025"}, "date: expected YYYY-MM-DD, got '31/01/2025'"),
+    ({"target_level": 6}, "target_level: expected a level 0-5 of the aiops model, got 6"),
+    ({"target_level": "3"}, "target_level: expected a level 0-5 of the aiops model, got '3'"),
+    ({"assessed_by": ["x"]}, "assessed_by: expected a text, got ['x']"),
+])
+def test_bad_metadata_is_one_line(extra, message):
+    with pytest.raises(AnswersError) as caught:
+        validate_answers({**_good(), **extra})
+    assert str(caught.value) == message
+
+
+def test_a_selfhosted_target_starts_at_stage_1():
+    import yaml
+    with pytest.raises(AnswersError, match="target_level: expected a level 1-5 of the selfhosted model, got 0"):
+        validate_answers({**yaml.safe_load(SELFHOSTED), "target_level": 0})
+
+
+def _good() -> dict:
+    import yaml
+    return yaml.safe_load(GOOD)

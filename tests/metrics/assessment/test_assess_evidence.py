@@ -179,3 +179,16 @@ def test_every_rule_refers_to_known_targets_and_sources():
 def test_normalize_reads_bare_numbers_as_counts():
     assert normalize({"fallback_requests": 7}) == {"fallback_requests": {"value": 7.0, "samples": 7}}
     assert normalize(None) == {}
+
+
+def test_a_report_file_carries_its_roadmaps_fallback_counts(tmp_path):
+    doc = {"level": 1, "kpis": {"api_error_rate": {"value": 0.01, "samples": 100, "evidence": {"requests": 100}}},
+           "roadmap": {"signals": {"fallback_successes": 3, "fallback_requests": 10}}}
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(doc))
+    evidence = load_evidence(path)
+    assert evidence["fallback_requests"] == {"value": 10.0, "samples": 10}
+    q2 = assess_model("aiops", {"model": "aiops", "answers": {f"q{i}": 2 for i in range(1, 13)}}, evidence).answers["q2"]
+    assert (q2.status, q2.evidence, q2.sources[0].value) == ("capped", 1, 0.3)  # 30 % of fallbacks saved: at most 1
+    path.write_text(json.dumps({**doc, "signals": {"fallback_successes": 10}}))
+    assert load_evidence(path)["fallback_successes"]["value"] == 10.0  # "signals" wins

@@ -57,3 +57,27 @@ def test_folding_teams_never_changes_the_org_row():
         assert sum(windows[t][name].signals["requests"] for t in windows if t != "all") == 70
         assert windows["other"][name].signals["requests"] == 50
     assert sum(a.requests for a in per_team.values()) == 70  # inputs untouched
+
+
+def test_roadmap_criteria_per_level_for_the_org_and_the_next_level_per_team():
+    registry = CollectorRegistry()
+    snap = snapshot()
+    registry.register(MaturityCollector(lambda: snap))
+
+    def value(team, level, state):
+        return registry.get_sample_value("aiops_roadmap_criteria", {"team": team, "level": level, "state": state})
+
+    # the organisation, level-1 guide: spend measured from 30 requests (proven), half the spend without a team
+    # (50 % < 99 %: disproven), no traces (no data), the guidelines (not measurable)
+    assert [value("all", "1", s) for s in ("proven", "disproven", "no_data", "unmeasurable")] == [1, 1, 1, 1]
+    for level in "12345":
+        counts = snap.report.roadmap["all"]["levels"][level]
+        assert [value("all", level, s) for s in counts] == list(counts.values())
+        assert sum(counts.values()) == 4
+    # a team at level 0: its next level's four states only
+    assert snap.report.teams["search"].level == 0
+    assert value("search", "1", "proven") == snap.report.roadmap["search"]["counts"]["proven"] == 2
+    assert value("search", "2", "proven") is None
+    samples = [s for m in registry.collect() if m.name == "aiops_roadmap_criteria" for s in m.samples]
+    assert len(samples) == 5 * 4 + 2 * 4
+    assert {s.labels["state"] for s in samples} == {"proven", "disproven", "no_data", "unmeasurable"}

@@ -230,3 +230,41 @@ def test_evidence_reads_compactly():
     text = key_values({"window_start": 100.0, "window_end": 3700.0, "requests": 25, "cost_usd": 0.1234567,
                        "teams": ["a", "b"], "ok": True})
     assert text == 'window=60 min · requests=25 · cost_usd=0.1235 · teams=["a","b"] · ok=true'
+
+
+def test_each_team_shows_its_roadmap_to_the_next_level(client, monitor):
+    feed(client, scenario_payloads())
+    report = monitor.run_cycle().as_dict()
+    text = client.get("/").text
+    page = Page(text)
+    tables = {a["data-team"]: int(a["data-next-level"]) for a in page.having("data-next-level", "table")}
+    rows = [(a["data-criterion"], a["data-state"]) for a in page.having("data-criterion", "tr")]
+    teams = {"all": report, **report["teams"]}
+    assert tables == {team: body["roadmap"]["next_level"] for team, body in teams.items()}
+    assert rows == [(c["id"], c["state"]) for body in teams.values() for c in body["roadmap"]["criteria"]]
+    # the organisation is at level 0: the level-1 guide; half of the spend has no team (50.00 % < 99 %)
+    org = re.search(r'<table class="roadmap" data-team="all".*?</table>', text, re.S).group(0)
+    assert "Roadmap to level 1: Foundation" in text
+    assert re.search(r'data-criterion="team_accounts" data-state="disproven".*?✗ disproven.*?'
+                     r'cost_attribution_coverage 50.00 %, needs ≥ 99.00 % \(n=30\)', org, re.S)
+    assert re.search(r'data-criterion="guidelines_known" data-state="unmeasurable".*?not measurable from telemetry',
+                     org, re.S)
+
+
+def test_a_self_assessment_stands_in_as_a_claim(tmp_path):
+    answers = tmp_path / "answers.yaml"
+    answers.write_text("model: aiops\nanswers: {q1: 2, q2: 2, q3: 3, q4: 1, q5: 0, q6: 3, q7: 2, q8: 2, q9: 3, "
+                       "q10: 2, q11: 2, q12: 1}\n")
+    config = build_config({"store": {"url": f"sqlite:///{tmp_path / 'h.db'}"}, "assessment": {"answers": str(answers)}},
+                          environ={})
+    m = Monitor(config, clock=lambda: NOW)
+    try:
+        with TestClient(create_app(m)) as c:
+            feed(c, scenario_payloads())
+            report = m.run_cycle().as_dict()
+            text = c.get("/").text
+    finally:
+        m.close()
+    guidelines = next(x for x in report["roadmap"]["criteria"] if x["id"] == "guidelines_known")
+    assert guidelines["claim"] == {"question": "q12", "answer": 1, "at_least": 1, "holds": True}
+    assert "claim: q12 answered 1 (needs ≥ 1), holds as a claim, not proven" in text
