@@ -21,6 +21,11 @@ from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 log = logging.getLogger("aiops_maturity.demo")
 
 TRACED_SHARE = 0.97       # requests that get a span: coverage just above the 0.95 target
+# The demo's yesterday (monitor/demo/yesterday.py copies its first requests 24 h back): the spans of
+# the first requests get a copy 24 h back too, scored a little lower, so the KPI dashboard can
+# compare quality and evaluation coverage with the day before. Synthetic, and the demo says so.
+YESTERDAY_SPANS = 150
+DAY = 86400
 EVALUATED_SHARE = 0.85    # spans that get an evaluation result
 OWN_TRACES_PER_SECOND = 3.0
 
@@ -40,6 +45,7 @@ class OtlpDemoFeed:
     def __init__(self) -> None:
         self.handed: collections.deque = collections.deque(maxlen=10_000)
         self.emitted = 0
+        self.yesterday = 0
 
     def sources_config(self) -> dict:
         return {"otlp": {}}
@@ -68,6 +74,10 @@ class OtlpDemoFeed:
                     if rng.random() < TRACED_SHARE:
                         try:
                             self._span(tracer, ids, rng, call_id, team, model, ended)
+                            if self.yesterday < YESTERDAY_SPANS:
+                                self.yesterday += 1
+                                self._span(tracer, ids, rng, f"{call_id}-yesterday", team, model, ended - DAY,
+                                           quality_shift=-0.04, today=False)
                         except Exception:  # noqa: BLE001 - the demo's traffic must go on
                             log.exception("demo span could not be emitted")
                 if self.emitted == 0 and time.monotonic() - started > 10:  # no requests handed over
@@ -78,8 +88,11 @@ class OtlpDemoFeed:
             await asyncio.to_thread(provider.shutdown)  # flush what is queued
 
     def _span(self, tracer, ids: _PresetIds, rng: random.Random, call_id: str, team: str, model: str,
-              ended: float) -> None:
-        ids.next = uuid.UUID(call_id).int
+              ended: float, quality_shift: float = 0.0, today: bool = True) -> None:
+        try:
+            ids.next = uuid.UUID(call_id).int
+        except ValueError:  # a synthetic copy's id: its span joins by litellm.call_id only
+            ids.next = None
         latency = min(rng.lognormvariate(-1.6, 0.6), 3.0)
         attributes = {"gen_ai.system": "litellm", "gen_ai.request.model": model, "litellm.call_id": call_id,
                       "gen_ai.cost.total_cost": round(rng.uniform(0.0001, 0.003), 6)}
@@ -91,25 +104,29 @@ class OtlpDemoFeed:
         if tags:
             attributes["tags"] = tags
         span = tracer.start_span("litellm_request", start_time=int((ended - latency) * 1e9), attributes=attributes)
+        # Evaluation results carry the request's time (a copy's is yesterday), not the emission time.
+        def event(name: str, attributes: dict) -> None:
+            span.add_event(name, attributes, timestamp=int(ended * 1e9))
+
         if rng.random() < EVALUATED_SHARE:
-            quality = min(max(rng.gauss(0.84, 0.08), 0.0), 1.0)
-            span.add_event("gen_ai.evaluation.result", {"gen_ai.evaluation.name": "quality",
+            quality = min(max(rng.gauss(0.84 + quality_shift, 0.08), 0.0), 1.0)
+            event("gen_ai.evaluation.result", {"gen_ai.evaluation.name": "quality",
                                                        "gen_ai.evaluation.score.value": round(quality, 3)})
             if team == "search":
-                span.add_event("gen_ai.evaluation.result", {"gen_ai.evaluation.name": "context_relevance",
+                event("gen_ai.evaluation.result", {"gen_ai.evaluation.name": "context_relevance",
                                                            "gen_ai.evaluation.score.value": round(rng.uniform(0.6, 1), 3)})
             if rng.random() < 0.3:
-                span.add_event("gen_ai.evaluation.result", {"gen_ai.evaluation.name": "csat",
+                event("gen_ai.evaluation.result", {"gen_ai.evaluation.name": "csat",
                                                            "gen_ai.evaluation.score.value": rng.choice([3, 4, 5, 5])})
             if team == "research":  # an agent: runs scored successful or not
-                span.add_event("gen_ai.evaluation.result", {"gen_ai.evaluation.name": "agent_success",
+                event("gen_ai.evaluation.result", {"gen_ai.evaluation.name": "agent_success",
                                                            "gen_ai.evaluation.score.label": rng.choices(
                                                                ["pass", "fail"], [0.92, 0.08])[0]})
             if team == "support":
-                span.add_event("gen_ai.evaluation.result", {"gen_ai.evaluation.name": "personalization",
+                event("gen_ai.evaluation.result", {"gen_ai.evaluation.name": "personalization",
                                                            "gen_ai.evaluation.score.value": round(rng.uniform(0.75, 1), 3)})
         span.end(end_time=int(ended * 1e9))
-        self.emitted += 1
+        self.emitted += int(today)  # spans of today's requests (yesterday's copies are counted apart)
 
 
 feed = OtlpDemoFeed()

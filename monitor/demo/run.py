@@ -29,11 +29,15 @@ from signals import plugins  # noqa: E402
 from monitor.render import render  # noqa: E402
 from monitor.runtime.server import RunningMonitor  # noqa: E402
 from monitor.runtime.service import Monitor  # noqa: E402
+from monitor.demo.yesterday import copy_to_yesterday  # noqa: E402
 
 # Other sources join the demo through feeds, plugins of the entry-point group
 # `aiops_maturity.demo_feeds` (signals/plugins.py), each an object with
 #   sources_config() -> dict   the demo config's `sources` sections this feed needs
 #   async run(monitor_url: str, seconds: float, rng: random.Random) -> None   its traffic
+
+
+YESTERDAY_AFTER = 60  # requests served before the demo copies them to yesterday (monitor/demo/yesterday.py)
 
 
 def load_feeds() -> list:
@@ -140,6 +144,8 @@ def demo_config(port: int, data_dir: Path, feeds: list):
         "store": {"url": f"sqlite:///{data_dir / 'demo-history.db'}"},
         "scheduler": {"interval_seconds": 5},
         "history": {"cadence": "10s"},  # a demo lasts minutes: snapshots often enough to show a week in progress
+        # Demo budgets (USD a month), small like its spend, so the KPI dashboard shows a share of budget.
+        "budgets": {"all": 0.5, "search": 0.2, "support": 0.15, "billing": 0.1},
         "sources": sources,
     }, environ={}, origin="demo")
 
@@ -175,6 +181,7 @@ def run_demo(port: int, duration: float | None, data_dir: Path, rate: float, kee
             traffic = asyncio.create_task(generate(router, total, rate, listeners=listeners))
             side = [asyncio.create_task(feed.run(running.url, total, random.Random(11))) for feed in feeds]
             last = 0.0
+            yesterday_done = False
             while not traffic.done():
                 await asyncio.sleep(1)
                 if stopping.is_set():
@@ -183,6 +190,12 @@ def run_demo(port: int, duration: float | None, data_dir: Path, rate: float, kee
                 report = monitor.snapshot.report
                 if report is None:
                     continue
+                if not yesterday_done and report.org.kpis["api_error_rate"].samples >= YESTERDAY_AFTER:
+                    yesterday_done = True
+                    copied = copy_to_yesterday(monitor)
+                    if copied:
+                        console.print(f"[dim]demo: {copied} requests copied 24 h back as the demo's yesterday "
+                                      "(synthetic, for the KPI dashboard's changes)[/]")
                 if live is not None:
                     live.update(render(report, monitor.catalog, show_no_data=False))
                 elif time.monotonic() - last >= 10:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Iterator
 
 from metrics.catalog import Catalog, load_catalog
-from monitor.generate.grafana import maturity, operations
+from monitor.generate.grafana import kpi_template, maturity, operations
 from monitor.generate.grafana.schema import encode, validate_dashboard
 
 # Series a dashboard reads that the monitor exports only once another collector is configured.
@@ -32,6 +32,7 @@ def build_dashboards(catalog: Catalog | None = None) -> dict[str, dict]:
         "aiops-kpi-detail.json": maturity.kpi_detail(catalog),
         "aiops-collectors.json": operations.collector_health(),
         "aiops-cost.json": operations.cost(),
+        "aiops-kpi-dashboard.json": kpi_template.kpi_dashboard(),
     }
     dashboards = {}
     for name, builder in builders.items():

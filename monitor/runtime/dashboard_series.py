@@ -8,7 +8,10 @@ labels as the KPIs, `all` for the organisation), from the gateway store:
 - aiops_gateway_latency_seconds {team, period="24h", quantile}: p50, p95, p99 of request latency;
 - aiops_gateway_cache_savings_usd, aiops_gateway_cache_hits_unpriced {team, period}: what the
   cache hits would have cost (collectors.litellm.model_mix has the rule), and the hits not priced;
-- aiops_budget_monthly_usd {team}: the configured `budgets`.
+- aiops_budget_monthly_usd {team}: the configured `budgets`;
+- aiops_kpi_period_value {kpi, team, period}: each KPI of the evaluation window evaluated over
+  `24h` and `prev_24h` instead (quality, evaluation coverage, error rate ... and their change);
+  absent while the period has too little data, as aiops_kpi_value is.
 Changes (against `prev_24h`) and shares (of the budget) are left to the dashboard's queries, so a
 period with no data shows as no data rather than as a 0 % change.
 """
@@ -32,8 +35,11 @@ SUMS = {
 QUANTILES = (0.5, 0.95, 0.99)
 
 
-def dashboard_families(periods: dict[str, dict[str, dict]], budgets: dict[str, float]) -> Iterator:
-    """`periods`: team label -> period -> signals (as the service folded them)."""
+def dashboard_families(periods: dict[str, dict[str, dict]], budgets: dict[str, float],
+                       period_kpis: dict[str, dict] | None = None, windows: dict[str, str] | None = None) -> Iterator:
+    """`periods`: team label -> period -> signals (as the service folded them); `period_kpis`:
+    period -> team -> Assessment; `windows`: KPI id -> its catalog window (only `evaluation` KPIs
+    have a period value)."""
     families = {name: BoundedGaugeMetricFamily(metric, help_text, labels=["team", "period"])
                 for name, (metric, help_text) in SUMS.items()}
     latency = BoundedGaugeMetricFamily("aiops_gateway_latency_seconds",
@@ -57,4 +63,13 @@ def dashboard_families(periods: dict[str, dict[str, dict]], budgets: dict[str, f
                                       labels=["team"])
     for team, usd in sorted(budgets.items()):
         budget.add_metric([team], usd)
-    yield from (*families.values(), latency, budget)
+    kpi_value = BoundedGaugeMetricFamily("aiops_kpi_period_value",
+                                         "KPI value over a dashboard period (24h, prev_24h); absent while no_data.",
+                                         labels=["kpi", "team", "period"])
+    for period, by_team in sorted((period_kpis or {}).items()):
+        for team, assessment in sorted(by_team.items()):
+            for kpi_id, result in assessment.kpis.items():
+                if (windows or {}).get(kpi_id) == "evaluation" and result.value is not None \
+                        and result.samples >= result.min_samples:
+                    kpi_value.add_metric([kpi_id, team, period], float(result.value))
+    yield from (*families.values(), latency, budget, kpi_value)

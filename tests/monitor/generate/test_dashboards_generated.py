@@ -57,6 +57,12 @@ def test_checked_in_dashboards_fit_the_schema(path):
     assert data["uid"].startswith("aiops-") and kit.TAG in data["tags"]
 
 
+def test_dashboard_uids_are_unique():
+    """Grafana keys dashboards by uid: two files with one uid would overwrite each other."""
+    uids = [json.loads(p.read_text())["uid"] for p in sorted(GRAFANA.glob("*.json"))]
+    assert len(set(uids)) == len(uids), uids
+
+
 @pytest.mark.parametrize("breakage", ["unknown panel field", "unknown option", "bad enum", "wrong type",
                                       "misspelt transformation", "bad value mapping"])
 def test_schema_check_rejects_broken_dashboards(breakage):

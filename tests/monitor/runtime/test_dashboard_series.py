@@ -81,3 +81,22 @@ def test_model_mix_counts_requests_and_spend_per_group(monitor):
     assert _sample(monitor, "aiops_gateway_model_requests", model_group="claude", period="24h") == 2
     assert _sample(monitor, "aiops_gateway_model_cost_usd", model_group="claude", period="24h") == pytest.approx(0.05)
     assert _sample(monitor, "aiops_gateway_model_requests", model_group="gpt", period="mtd") == 14
+
+
+def test_kpis_over_the_last_24_hours_and_the_24_before(tmp_path):
+    """25 requests yesterday with 5 failures, 20 the day before with 2: error rates 0.2 and 0.1."""
+    items = [payload(f"n{i}", start=NOW - 1800 - i, status="failure" if i < 5 else "success", team_alias="search")
+             for i in range(25)]
+    items += [payload(f"o{i}", start=NOW - DAY - 1800 - i, status="failure" if i < 2 else "success",
+                      team_alias="search") for i in range(20)]
+    config = build_config({"store": {"url": f"sqlite:///{tmp_path / 'h.db'}"}}, environ={})
+    m = Monitor(config, clock=lambda: NOW)
+    try:
+        m.push.ingest(items)
+        m.run_cycle()
+        assert _sample(m, "aiops_kpi_period_value", kpi="api_error_rate", team="all", period="24h") == pytest.approx(0.2)
+        assert _sample(m, "aiops_kpi_period_value", kpi="api_error_rate", team="search", period="prev_24h") == \
+            pytest.approx(0.1)
+        assert _sample(m, "aiops_kpi_period_value", kpi="monthly_spend_usd", team="all", period="24h") is None  # 30-day KPI
+    finally:
+        m.close()
