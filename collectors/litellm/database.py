@@ -8,12 +8,12 @@ to the proxy.
   the gateway store saves in the same transaction as the imported requests, so a restart neither
   skips nor repeats a row. At most `max_rows_per_cycle` rows per cycle.
 - Late commits: the proxy writes spend logs in batches, so a row can commit after rows that started
-  later. Every cycle re-reads the keys (an index-only scan) of the rows that started within
+  later. Every cycle re-reads the keys (a range of the start-time index) of the rows that started within
   `late_commits` behind the watermark and imports those the store does not hold yet.
 - Backfill: on first start the trailing `backfill` (30 days) is read in batches of `batch_rows`,
   with a progress bar on a terminal and progress lines in the log. Days before the first spend-log
   row still in the proxy's database come from `LiteLLM_DailyTeamSpend` (requests, failures, spend
-  per team and day), where the proxy's spend-log retention has deleted the rows.
+  per team, model group and day), where the proxy's spend-log retention has deleted the rows.
 The rows become requests of the gateway store (collectors.litellm.imports), which the push source
 turns into the gateway KPIs: the definitions are the push route's, and a request seen by both
 routes counts once. What a spend-log row cannot say is listed in docs/sources/litellm-database.md.

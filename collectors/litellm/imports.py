@@ -102,8 +102,9 @@ class StoreImports:
                 model.requests += 1
                 model.cost_usd += request.cost
                 model.cache_hit_requests += int(request.cache_hit)
-                model.uncached_requests += int(not request.cache_hit)
-                model.uncached_cost_usd += 0.0 if request.cache_hit else request.cost
+                priced = not request.cache_hit and request.success  # as model_mix prices a hit
+                model.uncached_requests += int(priced)
+                model.uncached_cost_usd += request.cost if priced else 0.0
                 counts["bucketed"] += 1
             for day in day_totals:
                 if any(day.day + h * HOUR in pushed for h in range(24)):

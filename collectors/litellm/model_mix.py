@@ -1,21 +1,22 @@
 """Requests and spend per model group, and what the cache saved: the KPI dashboard's cost panels.
 
 Per hour, team and model group (the group that answered a request) the store keeps requests,
-cost, cache hits, and the requests and cost that did not come from the cache. Hours are rebuilt
+cost, cache hits, and the successful requests that did not come from the cache and their cost
+(`uncached_*`: what an answer costs; a failure's $0 would lower the price). Hours are rebuilt
 from the request rows by the store whenever one of their minutes changes, like the hour buckets,
 and kept as long as those; a window is its whole hours from this table plus the request rows of
 the partial hours at its edges.
 
 Cache savings (docs/kpis.md, "Dashboard series"): each cache hit is priced at the mean cost of the
-non-cached requests of the same model group in the same window. A group with fewer than
-`MIN_PRICED` non-cached requests there has no reliable price: its hits are not priced and are
+successful non-cached requests of the same model group in the same window. A group with fewer than
+`MIN_PRICED` of those there has no reliable price: its hits are not priced and are
 counted as `cache_hits_unpriced` instead, so the savings are a lower bound, never a guess.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, and_, case, delete, func, insert, select
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, and_, case, delete, func, insert, select, tuple_
 from sqlalchemy.engine import Connection
 
 from signals.teams import UNATTRIBUTED
@@ -56,10 +57,11 @@ def _aggregate_requests(requests_table, start_minute: int, end_minute: int):
     """Per team and group, over the request rows that started in [start_minute, end_minute)."""
     r = requests_table.c
     cached = r.cache_hit == 1
+    priced = and_(r.cache_hit == 0, r.success == 1)  # what a hit would have cost: an answered request
     return (select(r.team, r.model_group, func.count().label("requests"), func.sum(r.cost).label("cost_usd"),
                    func.sum(case((cached, 1), else_=0)).label("cache_hit_requests"),
-                   func.sum(case((cached, 0), else_=1)).label("uncached_requests"),
-                   func.sum(case((cached, 0.0), else_=r.cost)).label("uncached_cost_usd"))
+                   func.sum(case((priced, 1), else_=0)).label("uncached_requests"),
+                   func.sum(case((priced, r.cost), else_=0.0)).label("uncached_cost_usd"))
             .where(and_(r.minute >= start_minute, r.minute < end_minute))
             .group_by(r.team, r.model_group))
 
@@ -72,7 +74,13 @@ def _fold(rows, into: dict[tuple[str, str], GroupTotals]) -> dict[tuple[str, str
 
 
 def rebuild_hour(conn: Connection, requests_table, hour: int) -> None:
-    """The hour's rows from its request rows (called by the store inside its rebuild transaction)."""
+    """The hour's rows from its request rows (called by the store inside its rebuild transaction).
+    An hour whose first request rows were already pruned (it straddles the raw-retention horizon)
+    keeps the totals it has: rebuilt from what is left, it would lose the pruned requests."""
+    oldest = conn.execute(select(func.min(requests_table.c.minute))).scalar()
+    if oldest is not None and oldest > hour and conn.execute(select(func.count()).select_from(model_hours).where(
+            model_hours.c.hour == hour)).scalar():
+        return
     conn.execute(delete(model_hours).where(model_hours.c.hour == hour))
     totals = _fold(conn.execute(_aggregate_requests(requests_table, hour, hour + HOUR)), {})
     if totals:
@@ -82,11 +90,13 @@ def rebuild_hour(conn: Connection, requests_table, hour: int) -> None:
 
 def add_hours(conn: Connection, per_hour: dict[tuple[int, str, str], GroupTotals]) -> None:
     """Add imported totals into their hours (read, add, write): the database backfill's old rows."""
-    for (hour, team, group), totals in per_hour.items():
-        key = and_(model_hours.c.hour == hour, model_hours.c.team == team, model_hours.c.model_group == group)
-        for row in conn.execute(select(model_hours).where(key)):
-            totals.add(row)
-        conn.execute(delete(model_hours).where(key))
+    m = model_hours.c
+    for i in range(0, len(per_hour), 500):
+        keys = list(per_hour)[i:i + 500]
+        in_chunk = tuple_(m.hour, m.team, m.model_group).in_(keys)
+        for row in conn.execute(select(model_hours).where(in_chunk)):
+            per_hour[(row.hour, row.team, row.model_group)].add(row)
+        conn.execute(delete(model_hours).where(in_chunk))
     if per_hour:
         conn.execute(insert(model_hours), [{"hour": h, "team": t, "model_group": g, **vars(v)}
                                            for (h, t, g), v in per_hour.items()])

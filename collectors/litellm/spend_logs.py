@@ -40,7 +40,8 @@ _FROM = """FROM "LiteLLM_SpendLogs" s LEFT JOIN LATERAL jsonb_to_record(
 AFTER_MARK = text(f"""SELECT {_COLUMNS} {_FROM}
     WHERE (s."startTime", s.request_id) > (:mark_time, :mark_id) AND s."startTime" < :until
     ORDER BY s."startTime", s.request_id LIMIT :limit""")
-# Late commits: the keys of rows already behind the mark (an index-only scan of ("startTime", request_id)).
+# Late commits: the keys of rows already behind the mark (a range of the ("startTime", request_id) index,
+# plus each row's call id).
 BEHIND_MARK = text("""SELECT request_id, metadata->>'litellm_call_id' AS call_id FROM "LiteLLM_SpendLogs"
     WHERE "startTime" >= :since AND ("startTime", request_id) <= (:mark_time, :mark_id)""")
 BY_ID = text(f"""SELECT {_COLUMNS} {_FROM} WHERE s.request_id = ANY(:ids)""")

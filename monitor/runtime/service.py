@@ -35,10 +35,13 @@ CHANGE_PERIODS = ("24h", "prev_24h")
 
 
 def dashboard_periods(now: float) -> dict[str, tuple[float, float]]:
-    """The KPI dashboard's periods: the last 24 hours, the 24 before them, the month to date (UTC)."""
+    """The KPI dashboard's periods: the last 24 hours (from the start of the minute 24 hours ago),
+    the 24 hours before them, the month to date (UTC). The stores read whole minutes, so the two
+    days meet at a minute boundary and the earlier one ends just before it: no minute is in both."""
     day = 86400
+    cut = int((now - day) // 60) * 60
     month = datetime.fromtimestamp(now, timezone.utc).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    return {"24h": (now - day, now), "prev_24h": (now - 2 * day, now - day), "mtd": (month.timestamp(), now)}
+    return {"24h": (cut, now), "prev_24h": (cut - day, cut - 0.001), "mtd": (month.timestamp(), now)}
 
 
 @dataclass

@@ -49,8 +49,9 @@ def _sample(monitor, name, **labels):
 
 def test_periods_are_the_last_24_hours_the_24_before_and_the_month_to_date():
     periods = dashboard_periods(NOW)
-    assert periods["24h"] == (NOW - DAY, NOW)
-    assert periods["prev_24h"] == (NOW - 2 * DAY, NOW - DAY)
+    cut = 1_800_913_560  # the start of the minute 24 hours before NOW (NOW is 40 s into its minute)
+    assert periods["24h"] == (cut, NOW)
+    assert periods["prev_24h"] == (cut - DAY, cut - 0.001)  # ends before that minute: none counted twice
     assert periods["mtd"][0] == 1_798_761_600.0  # 2027-01-01 00:00 UTC
 
 
@@ -67,13 +68,14 @@ def test_gateway_sums_per_period_and_team(monitor):
 
 
 def test_cache_savings_price_hits_at_their_groups_mean_non_cached_cost(monitor):
-    # gpt in the 24 h: 6 non-cached requests, 0.06 USD -> 0.01 each; 4 hits save 0.04.
-    # claude: 1 non-cached request, fewer than MIN_PRICED (5): its hit is not priced.
+    # gpt in the 24 h: 6 successful non-cached requests, 0.06 USD -> 0.01 each; 4 hits save 0.04.
+    # claude: 1 such request, fewer than MIN_PRICED (5): its hit is not priced.
     assert _sample(monitor, "aiops_gateway_cache_savings_usd", team="search", period="24h") == pytest.approx(0.04)
     assert _sample(monitor, "aiops_gateway_cache_hits_unpriced", team="billing", period="24h") == 1
     assert _sample(monitor, "aiops_gateway_cache_savings_usd", team="all", period="24h") == pytest.approx(0.04)
-    # month to date: gpt has 6 + 4 non-cached requests for 0.06 + 0.08 USD -> 0.014 each.
-    assert _sample(monitor, "aiops_gateway_cache_savings_usd", team="all", period="mtd") == pytest.approx(4 * 0.014)
+    # month to date: gpt has 6 + 3 successful non-cached requests for 0.06 + 0.06 USD (the failed
+    # one is no price of an answer) -> 0.12 / 9 each.
+    assert _sample(monitor, "aiops_gateway_cache_savings_usd", team="all", period="mtd") == pytest.approx(4 * 0.12 / 9)
 
 
 def test_model_mix_counts_requests_and_spend_per_group(monitor):
@@ -81,6 +83,20 @@ def test_model_mix_counts_requests_and_spend_per_group(monitor):
     assert _sample(monitor, "aiops_gateway_model_requests", model_group="claude", period="24h") == 2
     assert _sample(monitor, "aiops_gateway_model_cost_usd", model_group="claude", period="24h") == pytest.approx(0.05)
     assert _sample(monitor, "aiops_gateway_model_requests", model_group="gpt", period="mtd") == 14
+
+
+def test_a_request_at_the_boundary_of_the_two_days_counts_in_one_of_them(tmp_path):
+    cut = dashboard_periods(NOW)["24h"][0]
+    config = build_config({"store": {"url": f"sqlite:///{tmp_path / 'h.db'}"}}, environ={})
+    m = Monitor(config, clock=lambda: NOW)
+    try:
+        m.push.ingest([payload("before", start=cut - 10), payload("after", start=cut + 10)])
+        m.run_cycle()
+        assert _sample(m, "aiops_gateway_requests", team="all", period="24h") == 1
+        assert _sample(m, "aiops_gateway_requests", team="all", period="prev_24h") == 1
+        assert sum(t.requests for t in m.store.model_window(*dashboard_periods(NOW)["prev_24h"]).values()) == 1
+    finally:
+        m.close()
 
 
 def test_kpis_over_the_last_24_hours_and_the_24_before(tmp_path):

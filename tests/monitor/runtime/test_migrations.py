@@ -240,3 +240,26 @@ def test_concurrent_upgrades_apply_each_step_once(store_url):
         assert conn.execute(select(migrations.version_table.c.version)).scalars().all() == list(range(1, HEAD + 1))
     for engine in engines:
         engine.dispose()
+
+
+def test_model_hours_are_filled_from_the_stored_requests_on_upgrade(store_url):
+    """Version 7 adds the hourly model totals; a store upgraded to it has them for the requests it holds."""
+    from collectors.litellm import model_mix
+
+    engine = make_engine(store_url)
+    upgrade(engine, target=6)
+    rows = [{"call_id": f"c{i}", "team": "search" if i % 2 else None, "start": 7200.0 + i, "end": 7201.0 + i,
+             "minute": 7200, "success": int(i != 0), "cache_hit": int(i == 1), "cost": 0.0 if i == 1 else 0.01,
+             "attempts": 1, "provider_attempts": 1, "provider_successes": 1, "flags": 0} for i in range(4)]
+    from sqlalchemy import column, table
+
+    version_6_requests = table("requests", *(column(name) for name in rows[0]))  # no model_group column yet
+    with engine.begin() as conn:
+        conn.execute(insert(version_6_requests), rows)
+    upgrade(engine)
+    with engine.connect() as conn:
+        got = {(r.team, r.model_group): (r.requests, r.cache_hit_requests, r.uncached_requests)
+               for r in conn.execute(select(model_mix.model_hours).where(model_mix.model_hours.c.hour == 7200))}
+    assert got == {("search", "unknown"): (2, 1, 1), ("unattributed", "unknown"): (2, 0, 1)}
+    engine.dispose()
+
