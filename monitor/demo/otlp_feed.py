@@ -21,11 +21,11 @@ from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 log = logging.getLogger("aiops_maturity.demo")
 
 TRACED_SHARE = 0.97       # requests that get a span: coverage just above the 0.95 target
-# The demo's yesterday (monitor/demo/yesterday.py copies its first requests 24 h back): the spans of
-# the first requests get a copy 24 h back too, scored a little lower, so the KPI dashboard can
+# The demo's yesterday (monitor/demo/yesterday.py copies its first requests 25 h back): the spans of
+# the first requests get a copy a day and an hour back too, scored a little lower, so the KPI dashboard can
 # compare quality and evaluation coverage with the day before. Synthetic, and the demo says so.
 YESTERDAY_SPANS = 150
-DAY = 86400
+DAY = 86400 + 3600  # a day and an hour back, as monitor/demo/yesterday.py copies the requests
 EVALUATED_SHARE = 0.85    # spans that get an evaluation result
 OWN_TRACES_PER_SECOND = 3.0
 

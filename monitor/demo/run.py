@@ -194,7 +194,7 @@ def run_demo(port: int, duration: float | None, data_dir: Path, rate: float, kee
                     yesterday_done = True
                     copied = copy_to_yesterday(monitor)
                     if copied:
-                        console.print(f"[dim]demo: {copied} requests copied 24 h back as the demo's yesterday "
+                        console.print(f"[dim]demo: {copied} requests copied 25 h back as the demo's yesterday "
                                       "(synthetic, for the KPI dashboard's changes)[/]")
                 if live is not None:
                     live.update(render(report, monitor.catalog, show_no_data=False))

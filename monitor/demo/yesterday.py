@@ -1,6 +1,6 @@
 """The demo's yesterday: a demo lasts minutes, so the KPI dashboard's changes (the last 24 hours
 against the 24 before) would have nothing to compare with. Once the demo has served some traffic,
-its gateway requests so far are copied 24 hours back, a little worse (a few more failures, fewer
+its gateway requests so far are copied a day and an hour back, a little worse (a few more failures, fewer
 cache hits), through the gateway store's import port: the same path the proxy-database source uses,
 so they count once and age like any request. The demo says so when it does it; docs/demo.md too.
 """
@@ -15,6 +15,7 @@ from collectors.litellm.imports import StoreImports
 from collectors.litellm.store import _request_from_row, requests as requests_table
 
 DAY = 86400
+BACK = DAY + 3600  # a day and an hour: well inside the day before the dashboard's last 24 hours
 KEY = "demo:yesterday"
 
 
@@ -28,7 +29,7 @@ def copy_to_yesterday(monitor, seed: int = 3) -> int:
     rng = random.Random(seed)
     copies = []
     for r in recorded:
-        copy = replace(r, call_id=f"{r.call_id}-yesterday", start=r.start - DAY, end=r.end - DAY, trace_id=None)
+        copy = replace(r, call_id=f"{r.call_id}-yesterday", start=r.start - BACK, end=r.end - BACK, trace_id=None)
         if copy.cache_hit and rng.random() < 0.3:
             copy.cache_hit = False
         if copy.success and rng.random() < 0.02:

@@ -33,4 +33,4 @@ def test_demo_feed_gives_trace_kpis_values(tmp_path):
     for name in ("rag_relevance_score", "agent_success_rate", "personalization_accuracy", "memory_utilization_rate"):
         assert kpis[name].value is not None, name
     assert feed.emitted == round(kpis["trace_coverage"].value * 80)
-    assert feed.yesterday == feed.emitted  # the first 150 traced requests get a copy 24 h back
+    assert feed.yesterday == feed.emitted  # the first 150 traced requests get a copy 25 h back
