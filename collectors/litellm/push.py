@@ -129,7 +129,8 @@ class LiteLLMPushSource:
                 self.health.ok()
             evaluation = self.store.window(window.start, window.end)
             spend = self.store.window(window.spend_start, window.end, with_latency=False)
-            periods = {name: self._period(name, start, end) for name, (start, end) in window.periods.items()}
+            periods = {name: self._period(name, start, end, evaluation if _same_minutes((start, end), window) else None)
+                       for name, (start, end) in window.periods.items()}
             if window.now - self._last_prune > HOUR:
                 self.store.prune(window.now)
                 self._last_prune = window.now
@@ -144,10 +145,13 @@ class LiteLLMPushSource:
             result.windows[name] = signals
         return result
 
-    def _period(self, name: str, start: float, end: float) -> tuple[dict, dict]:
+    def _period(self, name: str, start: float, end: float, same_as_evaluation: dict | None) -> tuple[dict, dict]:
         """A dashboard period: the gateway aggregates (latency for 24h only), cache savings per team,
-        and the model mix, which is exported by this source (model groups are not teams)."""
-        per_team = self.store.window(start, end, with_latency=name == "24h")
+        and the model mix, which is exported by this source (model groups are not teams). A period
+        over the evaluation window's minutes (24h under the default window) reuses its aggregates:
+        decoding the latency sketches again would double the cycle's largest cost."""
+        per_team = same_as_evaluation if same_as_evaluation is not None else \
+            self.store.window(start, end, with_latency=name == "24h")
         by_model = self.store.model_window(start, end)
         self.model_mix.update(name, model_mix.by_group(by_model))
         return per_team, model_mix.savings_by_team(by_model)
@@ -157,3 +161,8 @@ class LiteLLMPushSource:
 
     def close(self) -> None:
         self.store.close()
+
+
+def _same_minutes(span: tuple[float, float], window: CycleWindow) -> bool:
+    """Whether a period covers the evaluation window's minutes (the store reads whole minutes)."""
+    return int(span[0] // 60) == int(window.start // 60) and int(span[1] // 60) == int(window.end // 60)

@@ -116,3 +116,19 @@ def test_kpis_over_the_last_24_hours_and_the_24_before(tmp_path):
         assert _sample(m, "aiops_kpi_period_value", kpi="monthly_spend_usd", team="all", period="24h") is None  # 30-day KPI
     finally:
         m.close()
+
+
+def test_the_24h_period_is_read_on_its_own_when_the_evaluation_window_is_shorter(tmp_path):
+    """Under the default 24 h window the period reuses the evaluation's aggregates; under 1 h it may not."""
+    config = build_config({"store": {"url": f"sqlite:///{tmp_path / 'h.db'}"}, "evaluation_window": "1h"}, environ={})
+    m = Monitor(config, clock=lambda: NOW)
+    try:
+        m.push.ingest(_traffic())
+        report = m.run_cycle()
+        # the last hour (whole minutes): the 6 gpt requests of the minute an hour ago and the 2 claude ones
+        assert report.org.kpis["api_error_rate"].samples == 8
+        assert _sample(m, "aiops_gateway_requests", team="all", period="24h") == 12
+        assert _sample(m, "aiops_gateway_latency_seconds", team="all", period="24h", quantile="0.5") == \
+            pytest.approx(0.1, rel=0.02)
+    finally:
+        m.close()
