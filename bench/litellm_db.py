@@ -22,6 +22,7 @@ from pathlib import Path
 
 import psycopg
 
+from bench.cycle import FakeClock
 from monitor.runtime.config import build_config
 from monitor.runtime.service import Monitor
 from tests.collectors.litellm import proxy_database as proxy
@@ -65,13 +66,10 @@ def _copy(dsn: str, first: int, count: int, templates: int, start: float, step: 
         conn.execute('ANALYZE "LiteLLM_SpendLogs"')
 
 
-def _monitor(store: Path, url: str, now: float) -> Monitor:
+def _monitor(store: Path, url: str, clock: FakeClock) -> Monitor:
     config = build_config({"store": {"url": f"sqlite:///{store}"}, "sources": {"litellm_db": {}}},
                           environ={"AIOPS_LITELLM_DATABASE_URL": url})
-    clock = {"now": now}
-    monitor = Monitor(config, clock=lambda: clock["now"], environ={"AIOPS_LITELLM_DATABASE_URL": url})
-    monitor.bench_clock = clock  # type: ignore[attr-defined]
-    return monitor
+    return Monitor(config, clock=clock, environ={"AIOPS_LITELLM_DATABASE_URL": url})
 
 
 def _scenario(server: PostgresServer, rows: int, work: Path) -> dict:
@@ -82,7 +80,8 @@ def _scenario(server: PostgresServer, rows: int, work: Path) -> dict:
     started = time.perf_counter()
     _copy(dsn, 0, rows, templates, END - 30 * DAY, 30 * DAY / rows, "h")
     log(f"{rows} rows generated in {time.perf_counter() - started:.1f} s")
-    monitor = _monitor(work / f"store-{rows}.db", url, END)
+    clock = FakeClock(END)
+    monitor = _monitor(work / f"store-{rows}.db", url, clock)
     try:
         started = time.perf_counter()
         report = monitor.run_cycle()
@@ -94,7 +93,7 @@ def _scenario(server: PostgresServer, rows: int, work: Path) -> dict:
         for i in range(5):
             now = END + (i + 1) * 60
             _copy(dsn, rows + i * 1000, 1000, templates, now - 60, 60 / 1000, "n")
-            monitor.bench_clock["now"] = now  # type: ignore[attr-defined]
+            clock.now = now
             started = time.perf_counter()
             monitor.run_cycle()
             cycles.append(time.perf_counter() - started)

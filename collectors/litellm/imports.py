@@ -97,14 +97,8 @@ class StoreImports:
                     counts["skipped_pushed"] += 1
                     continue
                 _aggregate(per_hour, hour, request.team).add(request)
-                model = per_model.setdefault((hour, request.team or UNATTRIBUTED,
-                                              request.model_group or model_mix.UNKNOWN_GROUP), model_mix.GroupTotals())
-                model.requests += 1
-                model.cost_usd += request.cost
-                model.cache_hit_requests += int(request.cache_hit)
-                priced = not request.cache_hit and request.success  # as model_mix prices a hit
-                model.uncached_requests += int(priced)
-                model.uncached_cost_usd += request.cost if priced else 0.0
+                per_model.setdefault((hour, request.team or UNATTRIBUTED, request.model_group or model_mix.UNKNOWN_GROUP),
+                                     model_mix.GroupTotals()).add_request(request)
                 counts["bucketed"] += 1
             for day in day_totals:
                 if any(day.day + h * HOUR in pushed for h in range(24)):

@@ -52,6 +52,15 @@ class GroupTotals:
         for name in _NUMBERS:
             setattr(self, name, getattr(self, name) + (getattr(row, name) or 0))
 
+    def add_request(self, request) -> None:
+        """One request, by the rule `_aggregate_requests` applies in SQL (the importer's old rows)."""
+        priced = not request.cache_hit and request.success
+        self.requests += 1
+        self.cost_usd += request.cost
+        self.cache_hit_requests += int(request.cache_hit)
+        self.uncached_requests += int(priced)
+        self.uncached_cost_usd += request.cost if priced else 0.0
+
 
 def _aggregate_requests(requests_table, start_minute: int, end_minute: int):
     """Per team and group, over the request rows that started in [start_minute, end_minute)."""
@@ -124,9 +133,7 @@ def window(conn: Connection, requests_table, start: float, end: float) -> dict[t
 
 def savings_by_team(totals: dict[tuple[str, str], GroupTotals]) -> dict[str, tuple[float, int]]:
     """team -> (cache savings in USD, cache hits left unpriced), prices per group over all teams."""
-    per_group: dict[str, GroupTotals] = {}
-    for (_, group), t in totals.items():
-        per_group.setdefault(group, GroupTotals()).add(t)
+    per_group = by_group(totals)
     out: dict[str, tuple[float, int]] = {}
     for (team, group), t in totals.items():
         saved, unpriced = out.get(team, (0.0, 0))

@@ -109,15 +109,18 @@ class Attempt:
     budget_exceeded: bool = False  # the gateway refused the call for budget
 
 
-def _is_client_error(error: _ErrorInformation | None) -> bool:
-    if error is None:
-        return False
-    code = error.error_code
+def client_error(code: str | int | None, error_class: str | None) -> bool:
+    """The caller's fault (HTTP 4xx other than 408/429, or a client error class when no code):
+    the rule every route applies to a failure (payloads, spend-log rows)."""
     if isinstance(code, str):  # ASCII digits only: "²".isdigit() is true and int() refuses it
         code = int(code) if _HTTP_CODE.fullmatch(code.strip()) else None
     if code is not None:
         return 400 <= code < 500 and code not in _PROVIDER_4XX
-    return error.error_class in _CLIENT_ERROR_CLASSES
+    return error_class in _CLIENT_ERROR_CLASSES
+
+
+def _is_client_error(error: _ErrorInformation | None) -> bool:
+    return error is not None and client_error(error.error_code, error.error_class)
 
 
 def _reached_provider(p: LoggingPayload) -> bool:
@@ -128,10 +131,14 @@ def _reached_provider(p: LoggingPayload) -> bool:
 
 def team_of(metadata: _Metadata | None, tags: list | None, tag_prefix: str | None) -> str | None:
     """Team identity: team alias, else team id, else the first request tag with the prefix."""
-    if metadata is not None:
-        team = metadata.user_api_key_team_alias or metadata.user_api_key_team_id
-        if team:
-            return str(team)
+    return team_from(metadata.user_api_key_team_alias or metadata.user_api_key_team_id if metadata else None,
+                     tags, tag_prefix)
+
+
+def team_from(identity: str | int | None, tags: list | None, tag_prefix: str | None) -> str | None:
+    """`identity` (a team alias or id) when set, else the first request tag with the prefix."""
+    if identity:
+        return str(identity)
     if tag_prefix and tags:
         for tag in tags:
             if isinstance(tag, str) and tag.startswith(tag_prefix) and len(tag) > len(tag_prefix):

@@ -138,14 +138,15 @@ class LiteLLMPushSource:
             self.health.failed(exc)
             raise
         result = gateway_result({"evaluation": evaluation, "30d": spend})
-        for name, (per_team, savings) in periods.items():
+        self.model_mix.publish({name: groups for name, (_, _, groups) in periods.items()})
+        for name, (per_team, savings, _) in periods.items():
             signals = team_signals(per_team)
             for team, (saved, unpriced) in savings.items():
                 signals.setdefault(team, {}).update(cache_savings_usd=saved, cache_hits_unpriced=unpriced)
             result.windows[name] = signals
         return result
 
-    def _period(self, name: str, start: float, end: float, same_as_evaluation: dict | None) -> tuple[dict, dict]:
+    def _period(self, name: str, start: float, end: float, same_as_evaluation: dict | None) -> tuple[dict, dict, dict]:
         """A dashboard period: the gateway aggregates (latency for 24h only), cache savings per team,
         and the model mix, which is exported by this source (model groups are not teams). A period
         over the evaluation window's minutes (24h under the default window) reuses its aggregates:
@@ -153,8 +154,7 @@ class LiteLLMPushSource:
         per_team = same_as_evaluation if same_as_evaluation is not None else \
             self.store.window(start, end, with_latency=name == "24h")
         by_model = self.store.model_window(start, end)
-        self.model_mix.update(name, model_mix.by_group(by_model))
-        return per_team, model_mix.savings_by_team(by_model)
+        return per_team, model_mix.savings_by_team(by_model), model_mix.by_group(by_model)
 
     def families(self) -> list:
         return [*self.ingested.collect(), *self.model_mix.families()]

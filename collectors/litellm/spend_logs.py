@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import text
 
 from collectors.litellm.imports import DayTotals
-from collectors.litellm.payload import HEALTH_CHECK_TAG, _CLIENT_ERROR_CLASSES, _HTTP_CODE, _PROVIDER_4XX
+from collectors.litellm.payload import HEALTH_CHECK_TAG, client_error, team_from
 from collectors.litellm.requests import Request
 
 # The row's columns and the few metadata keys the KPIs read. jsonb_to_record takes them out of the
@@ -84,24 +84,6 @@ def from_db_time(value: dt.datetime) -> float:
     return value.replace(tzinfo=dt.timezone.utc).timestamp()
 
 
-def _team(row: Any, tag_prefix: str | None) -> str | None:
-    """As the push route: team alias, else team id, else the first tag with the prefix."""
-    team = row.team_alias or row.meta_team_id or row.team_id
-    if team:
-        return str(team)
-    for tag in row.request_tags or ():
-        if tag_prefix and isinstance(tag, str) and tag.startswith(tag_prefix) and len(tag) > len(tag_prefix):
-            return tag[len(tag_prefix):]
-    return None
-
-
-def _client_error(row: Any) -> bool:
-    code = row.error_code
-    if code is not None and _HTTP_CODE.fullmatch(code.strip()):
-        return 400 <= int(code) < 500 and int(code) not in _PROVIDER_4XX
-    return row.error_class in _CLIENT_ERROR_CLASSES
-
-
 def request_from_row(row: Any, tag_prefix: str | None = "team:") -> Request | None:
     """The request a spend-log row stands for; None for the proxy's health probes."""
     tags = row.request_tags if isinstance(row.request_tags, list) else []
@@ -110,14 +92,15 @@ def request_from_row(row: Any, tag_prefix: str | None = "team:") -> Request | No
     success = row.status != "failure"
     cache_hit = str(row.cache_hit).lower() == "true"
     reached_provider = bool(row.model_group or row.model_id or row.api_base or row.custom_llm_provider)
-    provider_attempt = not cache_hit and (success or (reached_provider and not _client_error(row)))
+    provider_attempt = not cache_hit and (success or (reached_provider and not client_error(row.error_code,
+                                                                                              row.error_class)))
     # Each fallback hop is an attempt that failed at a provider before the one logged here; the row
     # does not say why it failed (docs/sources/litellm-database.md).
     hops = int(row.attempted_fallbacks) if (row.attempted_fallbacks or "").isdigit() else 0
     start, end = from_db_time(row.start_time), from_db_time(row.end_time)
     return Request(
         call_id=row.call_id or row.request_id,
-        team=_team(row, tag_prefix),
+        team=team_from(row.team_alias or row.meta_team_id or row.team_id, tags, tag_prefix),  # as the push route
         start=start,
         end=max(end, start),
         success=success,

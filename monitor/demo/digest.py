@@ -29,7 +29,7 @@ from monitor.runtime.windows import windows_by_team
 DAY = 86400
 
 
-def _recorded_requests(monitor) -> list[Request]:
+def recorded_requests(monitor) -> list[Request]:
     with monitor.store.engine.connect() as conn:
         return [_request_from_row(row) for row in conn.execute(select(requests_table))]
 
@@ -51,7 +51,7 @@ def _aged(request: Request, shift: float, age_weeks: float, rng: random.Random) 
 
 def synthesise_history(monitor, history: History, now: float, weeks: int = 8, seed: int = 5) -> int:
     """One synthetic snapshot per day from `weeks` weeks ago until yesterday. Returns how many days."""
-    recorded = _recorded_requests(monitor)
+    recorded = recorded_requests(monitor)
     if not recorded:
         return 0
     rng = random.Random(seed)

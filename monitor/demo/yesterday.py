@@ -9,10 +9,8 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
-from sqlalchemy import select
-
 from collectors.litellm.imports import StoreImports
-from collectors.litellm.store import _request_from_row, requests as requests_table
+from monitor.demo.digest import recorded_requests
 
 DAY = 86400
 BACK = DAY + 3600  # a day and an hour: well inside the day before the dashboard's last 24 hours
@@ -24,8 +22,7 @@ def copy_to_yesterday(monitor, seed: int = 3) -> int:
     imports = StoreImports(monitor.store)
     if imports.import_state(KEY) is not None:
         return 0
-    with monitor.store.engine.connect() as conn:
-        recorded = [_request_from_row(row) for row in conn.execute(select(requests_table))]
+    recorded = recorded_requests(monitor)
     rng = random.Random(seed)
     copies = []
     for r in recorded:
