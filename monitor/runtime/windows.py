@@ -55,6 +55,8 @@ def windows_by_team(spans: Mapping[str, tuple[float, float]], results: Iterable[
     volumes: dict[str, float] = {}
     for result in results:
         for name in spans:
+            if name in only_given:  # labels come from the catalog's windows: a period never moves them
+                continue
             for team, signals in of(result, name).items():
                 if team != ALL and isinstance(signals.get(VOLUME_SIGNAL), (int, float)):
                     volumes[team] = max(volumes.get(team, 0), signals[VOLUME_SIGNAL])
