@@ -170,15 +170,17 @@ class OtlpSource:
             if g:
                 cost.add_metric(key, c or 0.0)
                 latency.add_metric(key, (lat or 0.0) / g)
+        return [spans, genai, errors, cost, latency]
+
+    def families(self) -> list:
+        # The gauges were built by the last cycle (never at scrape time); the counter is this
+        # replica's own receipts, read as they are.
         received = CounterMetricFamily("aiops_otlp_received", "OTLP requests and spans by outcome since start.",
                                        labels=["outcome"])
         with self._lock:
             for outcome, n in sorted(self._received.items()):
                 received.add_metric([outcome], n)
-        return [spans, genai, errors, cost, latency, received]
-
-    def families(self) -> list:
-        return list(self._families)  # built by the last cycle, never at scrape time
+        return [*self._families, received]
 
     def close(self) -> None:
         pass

@@ -15,6 +15,12 @@ right above the current one it is `warning` (it blocks the next level); anything
 (roadmap, not actionable today; the shipped Alertmanager config drops it). A level label is a string
 and cannot be compared with a gauge value, so each rule pins its own level number (the generator
 knows it) and joins the team's level `on(team)`.
+
+Replicas: every replica exports the same snapshot (docs/replicas.md), so Prometheus holds one copy
+per scraped replica, differing in `instance` (and `pod` under the Prometheus Operator). Each
+expression first reduces the copies with `max without (REPLICA_LABELS)`, so an alert fires once,
+not once per replica, and keeps the target's other labels (job, namespace) for routing. A scrape
+configuration that adds another per-replica label needs it added to REPLICA_LABELS.
 """
 from __future__ import annotations
 
@@ -27,7 +33,13 @@ from metrics.catalog import Catalog, Kpi, SYMBOL, Target, load_catalog
 
 DEFAULT_GRAFANA_URL = "http://localhost:3000"
 KPI_DASHBOARD = "d/aiops-kpi/aiops-kpi-detail"  # uid/slug fixed in monitor/generate/grafana/maturity.py
+REPLICA_LABELS = "instance, pod"
+ONE = f"max without ({REPLICA_LABELS})"  # one copy of a snapshot series, whichever replica served it
 STALE_SNAPSHOT_SECONDS = 600  # the floor: 20 missed cycles at the default 30 s interval
+# The oldest snapshot any replica serves: one alert whichever replica is behind (a leader whose
+# cycles fail, or a replica that cannot read the leader's snapshot).
+STALE_SNAPSHOT = (f"{ONE} (aiops_snapshot_age_seconds)\n  > clamp_min(3 * {ONE} (aiops_cycle_interval_seconds), "
+                  f"{STALE_SNAPSHOT_SECONDS})")
 HELD_LOOKBACK = "1d"  # how long a level reached stays "held" for severity and for the level-drop alert
 
 
@@ -127,7 +139,7 @@ def kpi_rules(catalog: Catalog, grafana_url: str) -> list[RuleSpec]:
             common = {"remediation": " ".join(kpi.remediation.split()),
                       "dashboard": _dashboard_link(grafana_url, kpi.id)}
             # The value is the KPI's, so $value in the annotations reads as the measurement.
-            unmet = f"aiops_kpi_value{sel}\n  and on(kpi, level, team) (aiops_kpi_met{sel} == 0)"
+            unmet = f"{ONE} (aiops_kpi_value{sel})\n  and on(kpi, level, team) ({ONE} (aiops_kpi_met{sel}) == 0)"
             specs.append(RuleSpec(
                 "aiops-maturity-kpis", "AiopsKpiBelowTarget", _severity(f"({unmet})", target.level, catalog.model),
                 policy.unmet_for, static, {
@@ -136,7 +148,7 @@ def kpi_rules(catalog: Catalog, grafana_url: str) -> list[RuleSpec]:
                                     f"needs {target_text}. Unmet for at least {policy.unmet_for}."),
                     **common,
                 }, f"aiops_kpi_met{sel}", f"aiops_kpi_met{sel} == 0", kpi.id))
-            no_data = f"aiops_kpi_no_data{sel} == 1"
+            no_data = f"{ONE} (aiops_kpi_no_data{sel}) == 1"
             specs.append(RuleSpec(
                 "aiops-maturity-data", "AiopsKpiNoData", _severity(f"({no_data})", target.level, catalog.model),
                 policy.no_data_for, static, {
@@ -153,7 +165,7 @@ def level_rules(grafana_url: str) -> list[RuleSpec]:
     # All models, not only the catalog's: a drop is a drop whichever model scored it.
     def dropped(sel: str) -> str:
         held = f"max by (model, team) (max_over_time(aiops_maturity_level{sel}[{HELD_LOOKBACK}]))"
-        return f"aiops_maturity_level{sel}\n  < on(model, team) group_left()\n  {held}"
+        return f"{ONE} (aiops_maturity_level{sel})\n  < on(model, team) group_left()\n  {held}"
 
     # The organisation's row dropping is critical, one team's is a warning; the label sets differ by team.
     org, teams = dropped('{team="all"}'), dropped('{team!="all"}')
@@ -177,7 +189,7 @@ def collector_rules(grafana_url: str) -> list[RuleSpec]:
     last = ("{{ with printf \"aiops_collector_last_success_timestamp_seconds{collector='%s'}\" $labels.collector"
             " | query }}{{ . | first | value | humanizeTimestamp }}{{ else }}never{{ end }}")
     return [
-        RuleSpec("aiops-maturity-collectors", "AiopsCollectorDown", "aiops_collector_up == 0\n", "10m",
+        RuleSpec("aiops-maturity-collectors", "AiopsCollectorDown", f"{ONE} (aiops_collector_up) == 0\n", "10m",
                  {"severity": "warning"}, {
                      "summary": "Collector {{ $labels.collector }} is down",
                      "description": f"Its last attempt failed; last success: {last}. Its KPIs keep the last good "
@@ -185,19 +197,20 @@ def collector_rules(grafana_url: str) -> list[RuleSpec]:
                      "remediation": "Check the collector's source (URL, credentials, network) and the monitor's log; "
                                     "for litellm_push, check the proxy's generic_api logger or CustomLogger.",
                      "dashboard": link,
-                 }, "aiops_collector_up", "aiops_collector_up == 0"),
+                 }, "aiops_collector_up", f"{ONE} (aiops_collector_up) == 0"),
         RuleSpec("aiops-maturity-collectors", "AiopsSnapshotStale",
-                 f"aiops_snapshot_age_seconds > clamp_min(3 * aiops_cycle_interval_seconds, {STALE_SNAPSHOT_SECONDS})\n",
+                 f"{STALE_SNAPSHOT}\n",
                  "5m", {"severity": "critical"}, {
                      "summary": "The maturity snapshot is {{ $value | humanizeDuration }} old: cycles are failing",
                      "description": "The monitor answers, but no collection cycle has completed for a while, so every "
                                     "KPI, level and alert shows frozen numbers. aiops_cycle_failures_total counts "
                                     "the failed attempts.",
                      "remediation": "Read the monitor's log for 'collection cycle failed' and its /healthz (a store "
-                                    "that cannot write says so there).",
+                                    "that cannot write says so there); with replicas, the log of the one with "
+                                    "aiops_cycle_leader 1, or the stale one's for 'shared snapshot'.",
                      "dashboard": link,
                  }, "aiops_snapshot_age_seconds",
-                 f"aiops_snapshot_age_seconds > clamp_min(3 * aiops_cycle_interval_seconds, {STALE_SNAPSHOT_SECONDS})"),
+                 f"{STALE_SNAPSHOT}"),
         RuleSpec("aiops-maturity-collectors", "AiopsMonitorAbsent", "absent(aiops_maturity_level)\n", "10m",
                  {"severity": "critical"}, {
                      "summary": "No maturity series in Prometheus: the monitor is down or not scraped",

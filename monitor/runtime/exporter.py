@@ -82,8 +82,11 @@ class MaturityCollector(Collector):
         yield roadmap_family(snapshot)
         windows = {kpi.id: kpi.window for kpi in snapshot.catalog.kpis} if snapshot.catalog is not None else {}
         yield from dashboard_families(snapshot.periods, self._budgets, snapshot.period_kpis, windows)  # KPI dashboard
+        # Gauges the sources built in the snapshot's cycle (the leader's, on every replica); counters
+        # of what this replica received, live (summed over replicas, they count each payload once).
+        yield from snapshot.families
         for source in self._sources:
-            yield from source.families()  # built by the source's last cycle, not at scrape time
+            yield from (family for family in source.families() if family.type == "counter")
 
 
 ROADMAP_STATES = STATES  # proven, disproven, no_data, unmeasurable

@@ -2,7 +2,9 @@
 
 - `collect` (in memory): every `scheduler.interval_seconds`, one cycle (which records a snapshot
   at the history cadence) and then the retry of failed digest deliveries (at most every
-  `digest.delivery.retry_interval`).
+  `digest.delivery.retry_interval`). On a replica that does not hold the cycle lock
+  (monitor/runtime/leadership.py), the collect job tries to take it and otherwise reads the
+  leader's snapshot; `follow` reads it six times an interval.
 - `aiops-weekly-digest` (persistent, in the history database through SQLAlchemyJobStore, table
   `aiops_scheduler_jobs`): cron-like, default Monday 08:00 in `digest.timezone`. Its next run time
   survives restarts, so a run missed while the service was down runs once at start-up
@@ -32,6 +34,8 @@ log = logging.getLogger("aiops_maturity")
 
 DIGEST_JOB_ID = "aiops-weekly-digest"
 COLLECT_JOB_ID = "collect"
+FOLLOW_JOB_ID = "follow"
+FOLLOW_PER_INTERVAL = 6
 JOBS_TABLE = "aiops_scheduler_jobs"
 SHARED = "shared"
 
@@ -100,8 +104,13 @@ def start_scheduler(scheduler: BackgroundScheduler, monitor, runner: DigestRunne
     config = monitor.config
     digest = section(config, "digest", DigestConfig)
     scheduler.start(paused=True)
-    scheduler.add_job(collect_job, "interval", args=[monitor, runner], seconds=config.scheduler.interval_seconds,
+    interval = config.scheduler.interval_seconds
+    scheduler.add_job(collect_job, "interval", args=[monitor, runner], seconds=interval,
                       id=COLLECT_JOB_ID, jobstore="default", replace_existing=True, max_instances=1, coalesce=True)
+    # A replica that does not run the cycles looks for the leader's snapshot more often than it is
+    # made, so replicas serve the same one within a fraction of an interval.
+    scheduler.add_job(monitor.follow, "interval", seconds=max(interval / FOLLOW_PER_INTERVAL, 0.5),
+                      id=FOLLOW_JOB_ID, jobstore="default", replace_existing=True, max_instances=1, coalesce=True)
     if runner is not None and digest.enabled:
         _RUNNERS[key] = runner
         scheduler.aiops_runner = (key, runner)  # type: ignore[attr-defined] - for stop_scheduler

@@ -21,6 +21,8 @@ from metrics.report import Report, build_report
 from monitor.runtime.config import Config, ConfigError
 from monitor.storage.database import STORE_ERRORS, describe, open_database, sqlite_path
 from monitor.storage.history import History
+from monitor.runtime.leadership import Leadership, leadership_for
+from monitor.runtime.shared_snapshot import SharedSnapshot, SnapshotFormatError, snapshot_state
 from monitor.runtime.source_guard import CollectorStatus, GuardedSources
 from monitor.runtime.sources import build_sources
 from monitor.runtime.windows import windows_by_team
@@ -59,11 +61,22 @@ class Snapshot:
     # and the catalog evaluated over CHANGE_PERIODS: period -> team -> Assessment.
     periods: dict = field(default_factory=dict)
     period_kpis: dict = field(default_factory=dict)
+    # Gauge families the sources built in this cycle (model mix, OTLP span counts, forecast, ...):
+    # part of the snapshot, so every replica exports the leader's. Counters stay each replica's own.
+    families: list = field(default_factory=list)
+    leader: str | None = None  # the replica whose cycle built it
+
+
+def cycle_families(sources: list[Source]) -> list:
+    """The gauge families the sources built in this cycle. Counters (what this replica received)
+    are read live from the sources at scrape time instead, so each replica exports its own."""
+    return [family for source in sources for family in source.families() if family.type != "counter"]
 
 
 class Monitor:
     def __init__(self, config: Config, clock: Callable[[], float] = time.time, store: Store | None = None,
-                 sources: list[Source] | None = None, environ: dict[str, str] | None = None) -> None:
+                 sources: list[Source] | None = None, environ: dict[str, str] | None = None,
+                 leadership: Leadership | None = None) -> None:
         self.config = config
         self.clock = clock
         self.catalog = load_catalog(config.model)
@@ -72,6 +85,11 @@ class Monitor:
         self.store = store or Store(open_database(config.store.url), config.store.raw_retention,
                                     config.store.minute_retention, config.store.hour_retention)
         self.engine = self.store.engine
+        # Replicas on one database: one runs the cycles and publishes the snapshot, all serve it
+        # (monitor/runtime/leadership.py, shared_snapshot.py).
+        self.leadership = leadership or leadership_for(self.engine)
+        self.shared = SharedSnapshot(self.engine)
+        self.leading = False
         self.registry = CollectorRegistry()
         self.cycle_duration = Histogram("aiops_cycle_duration_seconds", "Wall time of one collection cycle.",
                                         registry=self.registry)
@@ -81,6 +99,8 @@ class Monitor:
         Gauge("aiops_snapshot_age_seconds", "Seconds since the served snapshot was built (-1 before the first).",
               registry=self.registry).set_function(
             lambda: -1.0 if self.snapshot.taken_at is None else max(self.clock() - self.snapshot.taken_at, 0.0))
+        Gauge("aiops_cycle_leader", "1 on the replica that runs the collection cycles, 0 on the others.",
+              registry=self.registry).set_function(lambda: 1.0 if self.leading else 0.0)
         Gauge("aiops_cycle_interval_seconds", "The configured time between collection cycles.",
               registry=self.registry).set(config.scheduler.interval_seconds)
         # Why the store cannot write, while it cannot (/healthz: not ready); any write clears it.
@@ -162,7 +182,7 @@ class Monitor:
             self.snapshot = Snapshot(report, self.catalog, {k: CollectorStatus(**vars(v)) for k, v in self.collectors.items()},
                                      elapsed, now, models,
                                      {team: {n: w.signals for n, w in p.items()} for team, p in by_period.items()},
-                                     period_kpis)
+                                     period_kpis, cycle_families(self.all_sources), self.shared.leader)
             return report
 
     def _assess(self, report: Report, signals: dict) -> dict:
@@ -179,9 +199,49 @@ class Monitor:
             return {}
 
     def safe_cycle(self, attempts: int = 2, pause: float = 1.0) -> bool:
-        """The scheduler's job: a failing cycle is counted and tried again after a pause; if it still
-        fails, the last snapshot stays served and its age (aiops_snapshot_age_seconds) grows, which
-        the StaleMaturitySnapshot alert watches. Returns whether a cycle completed."""
+        """The scheduler's job: on the replica holding the cycle lock, a cycle published for the
+        others; on the others, the published snapshot. A failing cycle is counted and tried again
+        after a pause; if it still fails, the last snapshot stays served and its age
+        (aiops_snapshot_age_seconds) grows, which the AiopsSnapshotStale alert watches. Returns
+        whether a snapshot was built or read."""
+        self.leading = self.leadership.holds()
+        if not self.leading:
+            return self.follow()
+        if self._cycle_with_retries(attempts, pause):
+            self._publish()
+            return True
+        return False
+
+    def follow(self) -> bool:
+        """Serve the snapshot the leader published, if it is newer (a replica not holding the lock)."""
+        if self.leading:
+            return False
+        try:
+            published = self.shared.newer_than(self.snapshot.taken_at)
+        except SnapshotFormatError as exc:
+            log.warning("%s", exc)
+            return False
+        except STORE_ERRORS as exc:
+            log.warning("cannot read the shared snapshot: %s", describe(exc, sqlite_path(self.config.store.url),
+                                                                       "the history database"))
+            return False
+        if published is None:
+            return False
+        self.snapshot = Snapshot(catalog=self.catalog, **published.state)
+        return True
+
+    def _publish(self) -> None:
+        # Checked again: a leader cut off during the cycle must not overwrite its successor's snapshot.
+        if not self.leadership.holds():
+            self.leading = False
+            return
+        try:
+            self.shared.publish(self.snapshot.taken_at, snapshot_state(self.snapshot))
+        except STORE_ERRORS as exc:  # the others keep serving the previous one; its age shows it
+            log.warning("cannot publish the snapshot to the other replicas: %s",
+                        describe(exc, sqlite_path(self.config.store.url), "the history database"))
+
+    def _cycle_with_retries(self, attempts: int, pause: float) -> bool:
         for attempt in range(1, attempts + 1):
             try:
                 self.run_cycle()
@@ -198,6 +258,7 @@ class Monitor:
         return False
 
     def close(self) -> None:
+        self.leadership.close()  # a stopping leader hands over at once
         self.guarded.close()
         for source in self.all_sources:
             try:

@@ -15,7 +15,9 @@ TEAM = 'team=~"$team"'  # one team at a time (the variable has no All): a regex 
 
 
 def _sum(metric: str, period: str) -> str:
-    return f'sum({metric}{{{TEAM},period="{period}"}})'
+    # max by (team) first: every replica exports the same snapshot, so a plain sum over the
+    # scraped series would count each team once per replica (docs/replicas.md).
+    return f'sum(max by (team) ({metric}{{{TEAM},period="{period}"}}))'
 
 
 def _kpi(kpi: str, period: str) -> str:
@@ -57,7 +59,7 @@ def kpi_dashboard() -> db.Dashboard:
         "Spend in USD since the first of the month (UTC).", "currencyUSD", w=6))
     board = board.with_panel(kit.stat_panel(
         "Share of monthly budget", f'{_sum("aiops_gateway_cost_usd", "mtd")} / '
-        f'sum(aiops_budget_monthly_usd{{{TEAM}}})', "of budget",
+        f'sum(max by (team) (aiops_budget_monthly_usd{{{TEAM}}}))', "of budget",
         "Month-to-date spend / the configured monthly budget (`budgets` in the config; no data without one).",
         "percentunit", w=6))
     board = board.with_panel(kit.stat_panel(
@@ -75,12 +77,12 @@ def kpi_dashboard() -> db.Dashboard:
         f'{_sum("aiops_gateway_requests", "mtd")}', "hit rate",
         "Requests answered from the cache / requests, month to date.", "percentunit", w=6))
     board = board.with_panel(kit.pie_panel(
-        "Model mix: requests (24h)", [('sum by (model_group) (aiops_gateway_model_requests{period="24h"})',
+        "Model mix: requests (24h)", [('max by (model_group) (aiops_gateway_model_requests{period="24h"})',
                                       "{{model_group}}")],
         "Share of the last 24 hours' requests per model group that answered (the busiest groups, the rest as "
         "`other`); organisation-wide.", "short", w=6))
     board = board.with_panel(kit.pie_panel(
-        "Model mix: spend (24h)", [('sum by (model_group) (aiops_gateway_model_cost_usd{period="24h"})',
+        "Model mix: spend (24h)", [('max by (model_group) (aiops_gateway_model_cost_usd{period="24h"})',
                                    "{{model_group}}")],
         "Share of the last 24 hours' spend per model group; organisation-wide.", "currencyUSD", w=6))
     board = board.with_row(db.Row("Quality"))

@@ -28,10 +28,10 @@ def overview(catalog: Catalog) -> db.Dashboard:
                               f"Maturity level, score and KPIs of the organisation ({catalog.title}).", [])
     board = board.with_row(db.Row("Where we stand"))
     board = board.with_panel(kit.stat_panel(
-        "Maturity level", f'aiops_maturity_level{{model="{model}",{ORG}}}', "level",
+        "Maturity level", f'max(aiops_maturity_level{{model="{model}",{ORG}}})', "level",
         "Highest level whose KPI targets (levels 1..L) are all met, organisation-wide.", levels=True, w=4, decimals=0))
     board = board.with_panel(kit.stat_panel(
-        "Score", f'aiops_maturity_score{{model="{model}",{ORG}}}', "score",
+        "Score", f'max(aiops_maturity_score{{model="{model}",{ORG}}})', "score",
         "Level plus the share of next-level KPI targets met (5.0 at the top).", w=4, decimals=2))
     board = board.with_panel(kit.bar_panel(
         "Level per dimension", f'max by (dimension) (aiops_dimension_level{{model="{model}"}})', "{{dimension}}",
@@ -73,10 +73,10 @@ def team_view(catalog: Catalog) -> db.Dashboard:
     # One row per selected team (Grafana repeats the row and the panels under it).
     board = board.with_row(db.Row("Team $team").repeat("team"))
     board = board.with_panel(kit.stat_panel(
-        "Level", f'aiops_maturity_level{{model="{model}",{TEAMS}}}', "{{team}}", "Level reached by the team.",
+        "Level", f'max by (team) (aiops_maturity_level{{model="{model}",{TEAMS}}})', "{{team}}", "Level reached by the team.",
         levels=True, w=3, decimals=0, h=7))
     board = board.with_panel(kit.stat_panel(
-        "Score", f'aiops_maturity_score{{model="{model}",{TEAMS}}}', "{{team}}", "Team score.", w=3, decimals=2, h=7))
+        "Score", f'max by (team) (aiops_maturity_score{{model="{model}",{TEAMS}}})', "{{team}}", "Team score.", w=3, decimals=2, h=7))
     board = board.with_panel(kit.kpi_table(
         "What blocks the team's next level", _blocking_columns(model, TEAMS),
         "Targets of the level above the team's current one that are not met. " + STATUS_NOTE, w=18, h=7))

@@ -23,6 +23,7 @@ from collectors.otlp import evaluations as otlp_evaluations
 from collectors.otlp import tables as otlp_tables
 from monitor.digest.delivery.ledger import Ledger, deliveries
 from monitor.storage.history import History, snapshots
+from monitor.runtime import shared_snapshot
 from monitor.storage.migrations import HEAD, SchemaError, database_version, upgrade
 from monitor.storage.database import make_engine
 from collectors.litellm.store import Store
@@ -81,7 +82,7 @@ def test_fresh_database_matches_the_code_definitions(store_url, tmp_path):
     assert database_version(migrated.engine) == HEAD
     reference = create_engine(f"sqlite:///{tmp_path / 'reference.db'}")
     for metadata in (store_module.metadata, snapshots.metadata, deliveries.metadata, *SOURCE_METADATA,
-                     gateway_imports.metadata, model_mix.metadata, otlp_evaluations.metadata):
+                     gateway_imports.metadata, model_mix.metadata, otlp_evaluations.metadata, shared_snapshot.metadata):
         metadata.create_all(reference)
     assert shape(migrated.engine) == shape(reference)
     migrated.close()

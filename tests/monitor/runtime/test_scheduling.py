@@ -24,7 +24,7 @@ class Calls:
 
     def __init__(self, digest: DigestConfig, interval: float = 3600) -> None:
         self.config = SimpleNamespace(digest=digest, scheduler=SimpleNamespace(interval_seconds=interval))
-        self.digests, self.cycles, self.retries = [], 0, 0
+        self.digests, self.cycles, self.retries, self.follows = [], 0, 0, 0
         self.event = threading.Event()
 
     def run_scheduled(self):
@@ -34,6 +34,9 @@ class Calls:
 
     def safe_cycle(self):
         self.cycles += 1
+
+    def follow(self):
+        self.follows += 1
 
     def retry_pending(self):
         self.retries += 1
