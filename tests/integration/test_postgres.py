@@ -160,7 +160,7 @@ class Runner(DigestRunner):
 
 store = Store(open_database(url))
 runner = Runner(store.engine, config, environ={"AIOPS_SLACK_WEBHOOK_URL": hook})
-monitor = SimpleNamespace(config=config, safe_cycle=lambda: None)
+monitor = SimpleNamespace(config=config, safe_cycle=lambda: None, follow=lambda: None)
 start_scheduler(build_scheduler(store.engine, config), monitor, runner)
 print("started", flush=True)
 while True:
