@@ -57,6 +57,8 @@ class Replicas:
 
     def wait_ready(self, timeout: float = 90) -> None:
         def ready():
+            if len(self.alive()) < len(self.processes):
+                pytest.fail(f"a replica exited while starting\n{self.logs()}", pytrace=False)
             return all(self._status(i, "/readyz") == 200 for i in self.alive())
         wait_until(ready, timeout, "every replica ready (the leader's first snapshot served)", interval=0.3,
                    on_timeout=self.logs)

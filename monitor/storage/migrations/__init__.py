@@ -42,7 +42,7 @@ STEPS: list[tuple[int, str, Step]] = [
      v006_gateway_imports.upgrade),
     (7, "requests.model_group and hourly totals per model group (model_hours)", v007_model_mix.upgrade),
     (8, "OTLP evaluation results sent as log records: pending joins and span response ids", v008_otlp_logs.upgrade),
-    (9, "the latest snapshot, shared by the replicas", v009_shared_snapshot.upgrade),
+    (9, "replicas: the latest snapshot shared by them, the scheduler's job table", v009_shared_snapshot.upgrade),
 ]
 HEAD = STEPS[-1][0]
 PG_LOCK_KEY = 0x41_49_4F_50  # "AIOP": one advisory lock id for schema upgrades

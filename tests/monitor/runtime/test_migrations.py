@@ -23,7 +23,10 @@ from collectors.otlp import evaluations as otlp_evaluations
 from collectors.otlp import tables as otlp_tables
 from monitor.digest.delivery.ledger import Ledger, deliveries
 from monitor.storage.history import History, snapshots
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
 from monitor.runtime import shared_snapshot
+from monitor.runtime.scheduling import JOBS_TABLE
 from monitor.storage.migrations import HEAD, SchemaError, database_version, upgrade
 from monitor.storage.database import make_engine
 from collectors.litellm.store import Store
@@ -82,7 +85,8 @@ def test_fresh_database_matches_the_code_definitions(store_url, tmp_path):
     assert database_version(migrated.engine) == HEAD
     reference = create_engine(f"sqlite:///{tmp_path / 'reference.db'}")
     for metadata in (store_module.metadata, snapshots.metadata, deliveries.metadata, *SOURCE_METADATA,
-                     gateway_imports.metadata, model_mix.metadata, otlp_evaluations.metadata, shared_snapshot.metadata):
+                     gateway_imports.metadata, model_mix.metadata, otlp_evaluations.metadata, shared_snapshot.metadata,
+                     SQLAlchemyJobStore(engine=reference, tablename=JOBS_TABLE).jobs_t.metadata):
         metadata.create_all(reference)
     assert shape(migrated.engine) == shape(reference)
     migrated.close()
@@ -264,3 +268,16 @@ def test_model_hours_are_filled_from_the_stored_requests_on_upgrade(store_url):
     assert got == {("search", "unknown"): (2, 1, 1), ("unattributed", "unknown"): (2, 0, 1)}
     engine.dispose()
 
+
+
+def test_a_job_table_the_scheduler_made_before_version_9_is_kept_with_its_jobs(store_url):
+    engine = make_engine(store_url)
+    upgrade(engine, target=8)
+    jobs = SQLAlchemyJobStore(engine=engine, tablename=JOBS_TABLE)
+    jobs.start(None, "shared")  # APScheduler creates its table, as releases before version 9 let it
+    with engine.begin() as conn:
+        conn.execute(insert(jobs.jobs_t), [{"id": "aiops-weekly-digest", "next_run_time": 1.0, "job_state": b"x"}])
+    assert upgrade(engine) == [9]
+    with engine.connect() as conn:
+        assert conn.execute(select(jobs.jobs_t.c.id)).scalars().all() == ["aiops-weekly-digest"]
+    engine.dispose()
