@@ -72,7 +72,10 @@ def test_every_rule_expression_runs_and_matches_its_condition(alerting_stack):
     query), its watched series exist unless the KPI is verifiably no_data in the demo, and the
     severity label follows the team's level."""
     prom = alerting_stack.prometheus
-    at = time.time()
+    # A few scrapes back: a scrape's samples are stamped with its start and appended when it ends,
+    # so at "now" a later query could see a sample an earlier one did not (the levels read below
+    # and the rules' severity joins must see the same data).
+    at = time.time() - 5
     no_data_kpis = {(r["metric"]["kpi"], r["metric"]["level"])
                     for r in prom.query("min by (kpi, level) (aiops_kpi_no_data) == 1", at)}
     level = {r["metric"]["team"]: float(r["value"][1]) for r in prom.query('aiops_maturity_level{model="aiops"}', at)}
