@@ -3,12 +3,15 @@
 It gets one body template (a JSON array of 100 payloads) whose ids carry a placeholder token and
 whose times are sentinel numbers. Each batch gets unique ids (the batch number) and times shifted
 to "now", so the monitor sees fresh, distinct traffic spread over real minutes, as from a gateway.
-Each connection is one thread with one keep-alive `httpx.Client`. Prints one JSON object.
+Each connection is one thread with one keep-alive `httpx.Client`. Prints one JSON object, with the
+batch latency percentiles (a batch's latency: from sending the POST to having the whole answer).
+`--first-batch` lets a second run in the same store use ids the first did not.
 """
 from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import re
 import sys
 import threading
@@ -64,11 +67,17 @@ def worker(url: str, template: bytes, items: int, span: float, numbers, deadline
             totals.add(len(body), items, orjson.loads(response.content), latency)
 
 
+def percentile(ordered: list[float], q: float) -> float:
+    """The nearest-rank percentile of sorted values."""
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
 def run(url: str, template: bytes, items: int, span: float, duration: float, max_batches: int,
-        connections: int, warmup: int) -> dict:
-    numbers = itertools.count()  # shared: every batch number (and so every id) is used once
+        connections: int, warmup: int, first_batch: int = 0) -> dict:
+    numbers = itertools.count(first_batch)  # shared: every batch number (and so every id) is used once
+    max_batches += first_batch
     warm = Totals()
-    worker(url, template, items, span, numbers, time.perf_counter() + 60.0, warmup, warm)
+    worker(url, template, items, span, numbers, time.perf_counter() + 60.0, first_batch + warmup, warm)
     totals = Totals()
     started = time.perf_counter()
     deadline = started + duration
@@ -82,7 +91,9 @@ def run(url: str, template: bytes, items: int, span: float, duration: float, max
     latencies = sorted(totals.latencies) or [0.0]
     return {"seconds": elapsed, "batches": totals.batches, "payloads": totals.payloads, "bytes": totals.bytes,
             "errors": totals.errors, "outcomes": totals.outcomes, "connections": connections,
-            "batch_latency_p50_s": latencies[len(latencies) // 2],
+            "batch_latency_p50_s": percentile(latencies, 0.50),
+            "batch_latency_p90_s": percentile(latencies, 0.90),
+            "batch_latency_p99_s": percentile(latencies, 0.99),
             "batch_latency_max_s": latencies[-1]}
 
 
@@ -96,11 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-batches", type=int, default=100_000)
     parser.add_argument("--connections", type=int, default=2)
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--first-batch", type=int, default=0, help="number of the first batch (ids use it)")
     args = parser.parse_args(argv)
     with open(args.template, "rb") as handle:
         template = handle.read()
     result = run(args.url, template, args.items, args.span, args.duration, args.max_batches, args.connections,
-                 args.warmup)
+                 args.warmup, args.first_batch)
     sys.stdout.write(orjson.dumps(result).decode() + "\n")
     return 0
 

@@ -154,15 +154,17 @@ def attempt_from(p: LoggingPayload, tag_prefix: str | None = "team:") -> Attempt
         raise PayloadError("field 'id' is missing")
     if p.status not in ("success", "failure"):
         raise PayloadError(f"field 'status' must be 'success' or 'failure', got {p.status!r}")
-    if p.startTime is None or p.endTime is None:
-        raise PayloadError(f"field '{'startTime' if p.startTime is None else 'endTime'}' is missing")
-    for name, value in (("startTime", p.startTime), ("endTime", p.endTime)):
-        if not MIN_TIME <= value <= MAX_TIME:  # also NaN and inf
-            raise PayloadError(f"field '{name}' is not a unix time in seconds between 2000 and 2100: {value!r}")
-    if p.endTime < p.startTime:
+    start, end = p.startTime, p.endTime
+    if start is None or end is None:
+        raise PayloadError(f"field '{'startTime' if start is None else 'endTime'}' is missing")
+    # Checked pairwise before naming the field: this runs for every payload ingested.
+    if not (MIN_TIME <= start <= MAX_TIME and MIN_TIME <= end <= MAX_TIME):  # also NaN and inf
+        name, value = ("startTime", start) if not MIN_TIME <= start <= MAX_TIME else ("endTime", end)
+        raise PayloadError(f"field '{name}' is not a unix time in seconds between 2000 and 2100: {value!r}")
+    if end < start:
         raise PayloadError("field 'endTime' is before 'startTime'")
-    if p.endTime - p.startTime > MAX_ATTEMPT_SECONDS:
-        raise PayloadError(f"the attempt lasts {p.endTime - p.startTime:.0f} s, more than a day")
+    if end - start > MAX_ATTEMPT_SECONDS:
+        raise PayloadError(f"the attempt lasts {end - start:.0f} s, more than a day")
     cost = p.response_cost or 0.0
     if not 0.0 <= cost <= MAX_COST_USD:
         raise PayloadError(f"field 'response_cost' must be 0-{MAX_COST_USD:.0f} USD, got {cost!r}")
@@ -181,11 +183,11 @@ def attempt_from(p: LoggingPayload, tag_prefix: str | None = "team:") -> Attempt
         raise PayloadError(f"field 'model_group' is longer than {MAX_NAME_CHARS} characters or holds a NUL character")
     return Attempt(
         id=p.id,
-        key=f"{p.id}@{p.startTime:.6f}",
+        key=f"{p.id}@{start:.6f}",
         call_id=p.litellm_call_id or p.id,
         trace_id=p.trace_id,
-        start=p.startTime,
-        end=p.endTime,
+        start=start,
+        end=end,
         success=success,
         cache_hit=cache_hit,
         cost=cost,

@@ -73,8 +73,10 @@ class LiteLLMPushSource:
 
     # ------------------------------------------------------------------ receiving
     def ingest(self, items: Iterable[object], route: str = "http") -> IngestOutcome:
-        """Validate and store a batch. A store that cannot write raises StoreWriteError (nothing of
-        the batch is acknowledged; senders retry) and marks the monitor not ready until a write works."""
+        """Validate and store a batch; returns once the transaction holding it has committed (it may
+        hold batches of concurrent callers too: collectors.litellm.group_commit). A store that cannot
+        write raises StoreWriteError (nothing of the batch is acknowledged; senders retry) and marks
+        the monitor not ready until a write works."""
         try:
             outcome = ingest(items, self.store, self.tag_prefix, self.clock())
         except STORE_ERRORS as exc:

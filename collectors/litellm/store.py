@@ -1,35 +1,38 @@
 """History store: request rows, per-minute and per-hour per-team buckets, dirty-minute marks.
 
 SQLite by default (WAL, survives restarts), any SQLAlchemy URL otherwise. Payloads are merged into
-request rows on arrival; a cycle rebuilds only the minutes touched since the last cycle (and their
-hours), so its cost follows what is new, not the history. A window is then a sum of hour buckets
-plus the minute buckets at its edges.
+request rows on arrival (collectors.litellm.merge), batches of concurrent callers in one transaction
+(collectors.litellm.group_commit); a cycle rebuilds only the minutes touched since the last cycle
+(and their hours) without holding ingest back (collectors.litellm.rebuild), so its cost follows what
+is new, not the history. A window is then a sum of hour buckets plus the minute buckets at its edges.
 """
 from __future__ import annotations
 
 import math
 import threading
 import time
-from typing import Iterable
+from types import SimpleNamespace
 
 from sqlalchemy import (
-    Column, Float, Integer, LargeBinary, MetaData, String, Table, and_, bindparam, delete,
-    func, insert, select, tuple_, update,
+    Column, Float, Integer, LargeBinary, MetaData, String, Table, and_, delete, func, select, tuple_,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from collectors.litellm import model_mix
+from collectors.litellm.group_commit import GroupCommit
+from collectors.litellm.merge import (  # noqa: F401 - re-exported: the importer and tools use these names
+    IMPORTED, BatchCounts, Sql, bump_marks, chunks as _chunks, merge_group, minute_of as _minute,
+)
 from collectors.litellm.payload import Attempt
-from signals.distribution import SketchDistribution
-from collectors.litellm.requests import COUNT_FIELDS, UNATTRIBUTED, GatewayAggregate, Request
+from collectors.litellm.rebuild import (  # noqa: F401 - re-exported, as above
+    BucketRebuild, _aggregate_from_row, _bucket_row,
+)
+from collectors.litellm.requests import COUNT_FIELDS, GatewayAggregate, Request
 
 MINUTE, HOUR, DAY = 60, 3600, 86400
-IMPORTED = 8  # requests.flags bit: the row came from the proxy's database (collectors.litellm.database)
-_IN_CHUNK = 500  # bound the size of IN (...) lists
 _RETRIES = 5
+_PRUNE_SLICE = 10 * MINUTE  # prune deletes this much at a time, so ingest can write in between
 
 metadata = MetaData()
 
@@ -82,15 +85,6 @@ _SUMS = (
 )
 
 
-def _chunks(items: list, size: int = _IN_CHUNK) -> Iterable[list]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
-
-
-def _minute(ts: float) -> int:
-    return int(ts // MINUTE) * MINUTE
-
-
 class Store:
     """The push source's tables. The engine is the monitor's history database, opened, checked and
     migrated by the service (its versioned migrations create these tables) and shared with the
@@ -102,11 +96,14 @@ class Store:
         self.raw_retention = raw_retention
         self.minute_retention = max(minute_retention, raw_retention + HOUR)
         self.hour_retention = hour_retention
-        # Ingest merges attempts into request rows (read, then write) and a cycle rebuilds buckets
-        # the same way. In one process these must not interleave: SQLite would refuse a stale read
-        # transaction's write, and two merges of one request would lose an attempt.
+        # Writers of these tables in this process take turns: SQLite would refuse a stale read
+        # transaction's write, and two merges of one request would lose an attempt. Held for short
+        # transactions only (a group of ingest batches, a rebuild's write step, a prune slice).
         self._write_lock = threading.Lock()
         self._ingest_conn = None
+        self.group_commit: GroupCommit[dict[str, Attempt], BatchCounts] = GroupCommit(self._write_group)
+        self.rebuild = BucketRebuild(engine, self._write_lock, SimpleNamespace(
+            requests=requests, buckets=buckets, dirty_minutes=dirty_minutes))
 
     def close(self) -> None:
         with self._write_lock:
@@ -119,7 +116,8 @@ class Store:
 
     # ------------------------------------------------------------------ ingest
     def add_attempts(self, attempts: list[Attempt], now: float | None = None) -> tuple[int, int, int]:
-        """Merge attempts into request rows. Returns (accepted, duplicates, too_old).
+        """Merge attempts into request rows. Returns (accepted, duplicates, too_old) once the
+        transaction holding them has committed; it may hold other callers' batches too.
 
         Health probes must be filtered out before; attempts older than the raw retention are
         refused, because their request rows (needed to rebuild their minute) are gone."""
@@ -137,133 +135,41 @@ class Store:
                 fresh[attempt.key] = attempt
         if not fresh:
             return 0, duplicates, too_old
-        # Another process (a second replica, or a backfill beside the service) may merge the same
-        # requests at the same time; its commit makes ours fail on a unique key or a stale read.
-        # Retrying is safe: the attempt keys already stored are skipped as duplicates.
+        accepted, known = self.group_commit.submit(fresh)
+        return accepted, duplicates + known, too_old
+
+    def _write_group(self, batches: list[dict[str, Attempt]]) -> list[BatchCounts]:
+        """One transaction for the group. Another process (a second replica, or a backfill beside
+        the service) may merge the same requests at the same time; its commit makes ours fail on a
+        unique key or a stale read. Retrying is safe: the attempt keys already stored are then
+        counted as duplicates."""
         for attempt_number in range(_RETRIES):
             try:
                 with self._write_lock:
-                    accepted, known = self._merge(fresh)
-                return accepted, duplicates + known, too_old
+                    return self._merge(batches)
             except (IntegrityError, OperationalError):
                 if attempt_number == _RETRIES - 1:
                     raise
                 time.sleep(0.05 * 2**attempt_number)
         raise AssertionError("unreachable")
 
-    def _merge(self, fresh: dict[str, Attempt]) -> tuple[int, int]:
-        """One transaction: skip known attempts, merge the rest into request rows. (accepted, known)"""
+    def _merge(self, batches: list[dict[str, Attempt]]) -> list[BatchCounts]:
         # Ingest keeps one connection (used under the write lock only): checking one out of the
         # pool for every batch cost as much as the merge itself.
         if self._ingest_conn is None or self._ingest_conn.closed or self._ingest_conn.invalidated:
             self._ingest_conn = self.engine.connect()
-        conn = self._ingest_conn
-        with conn.begin():
-            known = set()
-            for chunk in _chunks(list(fresh)):
-                known.update(conn.execute(select(seen_attempts.c.id).where(seen_attempts.c.id.in_(chunk))).scalars())
-            new = [a for a in fresh.values() if a.key not in known]
-            if not new:
-                return 0, len(known)
-            call_ids = list({a.call_id for a in new})
-            existing: dict[str, Request | None] = {}
-            old_minutes: dict[str, int] = {}
-            for chunk in _chunks(call_ids):
-                query = select(requests).where(requests.c.call_id.in_(chunk))
-                if conn.dialect.name == "postgresql":
-                    query = query.with_for_update()  # replicas merging one request wait for each other
-                for row in conn.execute(query):
-                    # A request imported from the proxy's database is replaced, not added to: the
-                    # push route's attempts say more (every attempt of a fallback) and the two
-                    # routes must count the request once.
-                    existing[row.call_id] = None if row.flags & IMPORTED else _request_from_row(row)
-                    old_minutes[row.call_id] = row.minute
-            merged: dict[str, Request] = {}
-            for attempt in new:
-                request = merged.get(attempt.call_id) or existing.get(attempt.call_id)
-                if request is None:
-                    merged[attempt.call_id] = Request.from_attempt(attempt)
-                else:
-                    request.add(attempt)
-                    merged[attempt.call_id] = request
-            touched = {_minute(r.start) for r in merged.values()} | set(old_minutes.values())
-            updates = [_request_row(r) for cid, r in merged.items() if cid in existing]
-            inserts = [_request_row(r) for cid, r in merged.items() if cid not in existing]
-            if inserts:
-                conn.execute(insert(requests), inserts)
-            if updates:
-                conn.execute(
-                    update(requests).where(requests.c.call_id == bindparam("b_call_id")),
-                    [{f"b_{k}" if k == "call_id" else k: v for k, v in row.items()} for row in updates],
-                )
-            conn.execute(insert(seen_attempts), [{"id": a.key, "minute": _minute(a.start)} for a in new])
-            self._mark_dirty(conn, touched)
-        return len(new), len(known)
+        with self._ingest_conn.begin():
+            return merge_group(self._ingest_conn, batches)
 
     def _mark_dirty(self, conn, minutes: set[int]) -> None:
-        """Upsert: a new mark starts at version 1; an existing one moves up, so a cycle that read
-        the old version knows to leave it for the next cycle."""
-        dialect_insert = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}.get(conn.dialect.name)
-        if dialect_insert is None:  # other databases: read, then update or insert
-            present = set(conn.execute(select(dirty_minutes.c.minute).where(dirty_minutes.c.minute.in_(minutes))).scalars())
-            if present:
-                conn.execute(update(dirty_minutes).where(dirty_minutes.c.minute.in_(present))
-                             .values(version=dirty_minutes.c.version + 1))
-            if minutes - present:
-                conn.execute(insert(dirty_minutes), [{"minute": m, "version": 1} for m in minutes - present])
-            return
-        statement = dialect_insert(dirty_minutes)
-        conn.execute(statement.on_conflict_do_update(index_elements=["minute"],
-                                                     set_={"version": dirty_minutes.c.version + 1}),
-                     [{"minute": m, "version": 1} for m in sorted(minutes)])
+        """Bump the dirty-minute marks of `minutes` in the caller's transaction (the importer)."""
+        if minutes:
+            bump_marks(conn, Sql(conn), set(minutes))
 
     # ------------------------------------------------------------------ buckets
     def rebuild_dirty(self) -> int:
         """Rebuild the minute buckets touched since the last call, then their hours."""
-        with self._write_lock:
-            return self._rebuild_dirty()
-
-    def _rebuild_dirty(self) -> int:
-        with self.engine.connect() as conn:
-            marks = dict(conn.execute(select(dirty_minutes.c.minute, dirty_minutes.c.version)).all())
-        if not marks:
-            return 0
-        minutes = sorted(marks)
-        with self.engine.begin() as conn:
-            per_minute: dict[tuple[int, str], GatewayAggregate] = {}
-            for chunk in _chunks(minutes):
-                for row in conn.execute(select(requests).where(requests.c.minute.in_(chunk))):
-                    request = _request_from_row(row)
-                    key = (row.minute, request.team or UNATTRIBUTED)
-                    aggregate = per_minute.get(key)
-                    if aggregate is None:
-                        aggregate = per_minute[key] = GatewayAggregate(latency=SketchDistribution())
-                    aggregate.add(request)
-            for chunk in _chunks(minutes):
-                conn.execute(delete(buckets).where(and_(buckets.c.resolution == MINUTE, buckets.c.bucket_start.in_(chunk))))
-            if per_minute:
-                conn.execute(insert(buckets), [_bucket_row(MINUTE, m, t, a) for (m, t), a in per_minute.items()])
-            hours = sorted({m - m % HOUR for m in minutes})
-            for hour in hours:
-                self._rebuild_hour(conn, hour)
-                model_mix.rebuild_hour(conn, requests, hour)
-            for minute, version in marks.items():
-                conn.execute(delete(dirty_minutes).where(and_(dirty_minutes.c.minute == minute, dirty_minutes.c.version == version)))
-        return len(minutes)
-
-    def _rebuild_hour(self, conn, hour: int) -> None:
-        rows = conn.execute(select(buckets).where(and_(
-            buckets.c.resolution == MINUTE, buckets.c.bucket_start >= hour, buckets.c.bucket_start < hour + HOUR)))
-        per_team: dict[str, GatewayAggregate] = {}
-        for row in rows:
-            aggregate = _aggregate_from_row(row)
-            if row.team in per_team:
-                per_team[row.team].merge(aggregate)
-            else:
-                per_team[row.team] = aggregate
-        conn.execute(delete(buckets).where(and_(buckets.c.resolution == HOUR, buckets.c.bucket_start == hour)))
-        if per_team:
-            conn.execute(insert(buckets), [_bucket_row(HOUR, hour, t, a) for t, a in per_team.items()])
+        return self.rebuild.run()
 
     def window(self, start: float, end: float, with_latency: bool = True) -> dict[str, GatewayAggregate]:
         """Per-team aggregates over [start, end): whole hours from hour buckets, edges from minutes."""
@@ -338,11 +244,22 @@ class Store:
 
     # ------------------------------------------------------------------ upkeep
     def prune(self, now: float | None = None) -> None:
+        """Drop what is past its retention, a slice of minutes per transaction: one large delete
+        would hold SQLite's one write lock, and so ingest, for as long as it runs."""
         now = time.time() if now is None else now
+        raw_horizon = _minute(now - self.raw_retention)
+        while True:
+            with self.engine.connect() as conn:  # index-only: where the oldest rows are
+                starts = [m for m in (conn.execute(select(func.min(t.c.minute))).scalar()
+                                      for t in (requests, seen_attempts)) if m is not None]
+            if not starts or min(starts) >= raw_horizon:
+                break
+            low = min(starts)
+            high = min(low + _PRUNE_SLICE, raw_horizon)
+            with self._write_lock, self.engine.begin() as conn:
+                for table in (requests, seen_attempts):
+                    conn.execute(delete(table).where(and_(table.c.minute >= low, table.c.minute < high)))
         with self._write_lock, self.engine.begin() as conn:
-            raw_horizon = _minute(now - self.raw_retention)
-            conn.execute(delete(requests).where(requests.c.minute < raw_horizon))
-            conn.execute(delete(seen_attempts).where(seen_attempts.c.minute < raw_horizon))
             conn.execute(delete(buckets).where(and_(buckets.c.resolution == MINUTE,
                                                     buckets.c.bucket_start < _minute(now - self.minute_retention))))
             conn.execute(delete(buckets).where(and_(buckets.c.resolution == HOUR,
@@ -370,20 +287,3 @@ def _request_from_row(row) -> Request:
                    row.attempts, row.provider_attempts, row.provider_successes,
                    authenticated=bool(row.flags & 1), guardrail_run=bool(row.flags & 2),
                    budget_exceeded=bool(row.flags & 4), trace_id=row.trace_id, model_group=row.model_group or "")
-
-
-def _bucket_row(resolution: int, bucket_start: int, team: str, a: GatewayAggregate) -> dict:
-    row = {name: getattr(a, name) for name in COUNT_FIELDS}
-    row.update(resolution=resolution, bucket_start=bucket_start, team=team, cost_usd=a.cost_usd,
-               attributed_cost_usd=a.attributed_cost_usd, first_start=a.first_start, last_end=a.last_end,
-               latency=a.latency.to_bytes())
-    return row
-
-
-def _aggregate_from_row(row, with_latency: bool = True) -> GatewayAggregate:
-    latency = SketchDistribution.from_bytes(row.latency) if with_latency else SketchDistribution()
-    return GatewayAggregate(
-        **{name: getattr(row, name) for name in COUNT_FIELDS},
-        cost_usd=row.cost_usd, attributed_cost_usd=row.attributed_cost_usd,
-        first_start=row.first_start, last_end=row.last_end, latency=latency,
-    )
