@@ -129,6 +129,11 @@ class LiteLLMPushSource:
         try:
             if self.store.rebuild_dirty():  # a committed bucket write: the store works again
                 self.health.ok()
+            if self.pushed_at is None:
+                # Another replica may have received what this one did not (the leader of several
+                # runs this cycle): payloads in the shared store mean the route is up.
+                latest = self.store.latest_attempt_minute()
+                self.pushed_at = float(latest) if latest is not None else None
             evaluation = self.store.window(window.start, window.end)
             spend = self.store.window(window.spend_start, window.end, with_latency=False)
             periods = {name: self._period(name, start, end, evaluation if _same_minutes((start, end), window) else None)

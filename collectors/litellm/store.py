@@ -266,6 +266,12 @@ class Store:
                                                     buckets.c.bucket_start < now - self.hour_retention)))
             conn.execute(delete(model_mix.model_hours).where(model_mix.model_hours.c.hour < now - self.hour_retention))
 
+    def latest_attempt_minute(self) -> int | None:
+        """The start minute of the newest attempt received on the push route, by any process
+        sharing the store (an index-only read)."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.max(seen_attempts.c.minute))).scalar()
+
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
             return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()

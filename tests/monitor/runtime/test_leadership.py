@@ -117,6 +117,7 @@ def test_the_follower_serves_the_leaders_snapshot_and_takes_over_when_it_stops(s
                                                 status="success" if i % 5 else "failure") for i in range(40)])
         assert outcome.accepted == 40  # any replica receives
         assert leader.safe_cycle() and leader.leading
+        assert leader.snapshot.collectors["litellm_push"].up  # received by the other replica, counted here
         assert follower.safe_cycle() and not follower.leading  # read, not computed
         assert follower.snapshot.taken_at == leader.snapshot.taken_at == NOW
         assert follower.snapshot.report.as_dict() == leader.snapshot.report.as_dict()
