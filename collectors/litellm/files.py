@@ -15,6 +15,7 @@ from collectors.litellm.payload import LoggingPayload, decode_document
 from signals.errors import AiopsError
 
 SUFFIXES = (".json", ".jsonl", ".ndjson", ".log")
+MAX_READ_ERRORS = 20  # enough to diagnose; a flood of garbage must not flood memory
 
 
 class PayloadFileError(AiopsError, ValueError):
@@ -30,24 +31,42 @@ class ReadStats:
 
     def reject(self, where: str, why: str) -> None:
         self.rejected += 1
-        if len(self.errors) < 20:  # enough to diagnose; a flood of garbage must not flood memory
+        if len(self.errors) < MAX_READ_ERRORS:
             self.errors.append(f"{where}: {why}")
 
 
 def payload_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
-    found: list[Path] = []
+    return list(iter_payload_files(paths))
+
+
+def iter_payload_files(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
+    """The payload files under `paths`, in the order of sorted(Path.rglob("*")), listed as they
+    are consumed (a parallel reader starts on the first files while the rest are listed). Every
+    path is checked first, so a missing one fails before anything is read."""
+    checked = []
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            found.extend(
-                p for p in sorted(path.rglob("*"))
-                if p.is_file() and p.name.removesuffix(".gz").endswith(SUFFIXES)
-            )
-        elif path.is_file():
-            found.append(path)
-        else:
+        if not path.is_dir() and not path.is_file():
             raise PayloadFileError(f"{path}: no such file or directory")
-    return found
+        checked.append(path)
+    for path in checked:
+        if path.is_dir():
+            yield from (Path(name) for name in _walk(str(path)) if name.removesuffix(".gz").endswith(SUFFIXES))
+        else:
+            yield path
+
+
+def _walk(directory: str) -> Iterator[str]:
+    """Files under `directory` as Path.rglob finds them (symlinked files in, symlinked folders not
+    entered), depth first with each folder's entries sorted by name: that is the sorted order of
+    the paths, without sorting them all (scandir's entries know their type without a stat)."""
+    with os.scandir(directory) as entries:
+        listed = sorted(entries, key=lambda entry: entry.name)
+    for entry in listed:
+        if entry.is_dir() and not entry.is_symlink():
+            yield from _walk(entry.path)
+        elif entry.is_file():
+            yield entry.path
 
 
 def read_bytes(path: Path) -> bytes:
@@ -68,8 +87,15 @@ def parse_document(data: bytes, where: str, stats: ReadStats) -> list[LoggingPay
 def iter_documents(paths: Iterable[str | os.PathLike], stats: ReadStats | None = None
                    ) -> Iterator[tuple[str, list[LoggingPayload]]]:
     """(file name, its payloads) for every payload file under `paths`; unreadable files counted."""
+    yield from read_documents(payload_files(paths), stats)
+
+
+def read_documents(files: Iterable[Path], stats: ReadStats | None = None
+                   ) -> Iterator[tuple[str, list[LoggingPayload]]]:
+    """(file name, its payloads) for files already listed (a worker's share): a file gone since it
+    was listed is counted as unreadable, like any other read error."""
     stats = stats if stats is not None else ReadStats()
-    for path in payload_files(paths):
+    for path in files:
         stats.files += 1
         try:
             items = parse_document(read_bytes(path), str(path), stats)
@@ -80,6 +106,10 @@ def iter_documents(paths: Iterable[str | os.PathLike], stats: ReadStats | None =
         yield str(path), items
 
 
-def iter_payloads(paths: Iterable[str | os.PathLike], stats: ReadStats | None = None) -> Iterator[LoggingPayload]:
-    for _, items in iter_documents(paths, stats):
-        yield from items
+def merge_stats(total: ReadStats, part: ReadStats) -> None:
+    """Add a later share's counts; the first errors stay the first ones of the whole input."""
+    total.files += part.files
+    total.items += part.items
+    total.rejected += part.rejected
+    total.errors.extend(part.errors[:max(0, MAX_READ_ERRORS - len(total.errors))])
+

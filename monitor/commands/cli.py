@@ -26,6 +26,14 @@ def _positive_port(text: str) -> int:
 CONFIG_HELP = "YAML config file (docs/configuration.md); environment variables AIOPS_* override it"
 FORMAT_HELP = "table for people (default) or json (the stable output contract) for programs"
 PATHS_HELP = "LiteLLM payload files or folders: JSON arrays, single objects, JSON lines, each optionally .gz"
+WORKERS_HELP = "processes reading the files (default: one per CPU core; 1 reads them in this process)"
+
+
+def _workers(text: str) -> int:
+    count = int(text)
+    if count < 1:
+        raise argparse.ArgumentTypeError("workers must be 1 or more")
+    return count
 
 
 def _version() -> str:
@@ -65,10 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("paths", nargs="+", help=PATHS_HELP)
     replay.add_argument("--format", choices=("table", "json"), default="table", help=FORMAT_HELP)
     replay.add_argument("--config", type=Path, default=None, help="optional: team settings")
+    replay.add_argument("--workers", type=_workers, default=None, help=WORKERS_HELP)
 
     backfill = commands.add_parser("backfill", help="load recorded LiteLLM payload files into the history store")
     backfill.add_argument("paths", nargs="+", help=PATHS_HELP)
     backfill.add_argument("--config", required=True, type=Path, help=CONFIG_HELP)
+    backfill.add_argument("--workers", type=_workers, default=None, help=WORKERS_HELP)
 
     digest = commands.add_parser("digest", help="write the weekly digest (Markdown, self-contained HTML, JSON)")
     digest.add_argument("--config", required=True, type=Path, help=CONFIG_HELP)
@@ -137,7 +147,7 @@ def cmd_replay(args) -> int:
     from monitor.commands.replay import replay
 
     config = load_config(args.config)
-    result = replay(args.paths, load_catalog(config.model), config.teams)
+    result = replay(args.paths, load_catalog(config.model), config.teams, workers=args.workers)
     rejected = result.files.rejected + result.items.rejected
     errors = result.files.errors + result.items.errors
     if result.files.items == 0 and not rejected:
@@ -153,7 +163,9 @@ def cmd_replay(args) -> int:
 
 
 def cmd_backfill(args) -> int:
-    from collectors.litellm.files import ReadStats, iter_payloads
+    from collectors.litellm.files import ReadStats
+    from collectors.litellm.parallel_files import iter_documents_parallel
+    from collectors.litellm.processes import default_workers
     from monitor.runtime.config import load_config
     from collectors.litellm.push import too_old_hint
     from monitor.runtime.service import Monitor
@@ -169,11 +181,13 @@ def cmd_backfill(args) -> int:
             rejected_errors.extend(outcome.errors[:1])
             batch.clear()
 
-        for item in iter_payloads(args.paths, stats):
-            batch.append(item)
-            if len(batch) >= 1000:
-                flush()
-                print(f"\r{stats.items} payloads read…", end="", file=sys.stderr, flush=True)
+        # Worker processes decode the files; the store's writes stay here, in file order.
+        for _, payloads in iter_documents_parallel(args.paths, stats, args.workers or default_workers()):
+            for item in payloads:
+                batch.append(item)
+                if len(batch) >= 1000:
+                    flush()
+                    print(f"\r{stats.items} payloads read…", end="", file=sys.stderr, flush=True)
         flush()
         monitor.store.rebuild_dirty()
     finally:

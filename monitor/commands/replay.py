@@ -5,10 +5,12 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from collectors.litellm.files import ReadStats, iter_documents
-from collectors.litellm.ingest import IngestOutcome, parse_items
+from collectors.litellm.files import ReadStats
+from collectors.litellm.ingest import IngestOutcome
+from collectors.litellm.processes import default_workers
+from collectors.litellm.requests import gateway_result, org_total
+from collectors.litellm.shards import reduce_files
 from metrics.catalog import Catalog
-from collectors.litellm.requests import aggregate_by_team, gateway_result, group_requests, org_total
 from metrics.report import Report, build_report
 from monitor.runtime.config import TeamsConfig
 from monitor.runtime.windows import windows_by_team
@@ -22,15 +24,14 @@ class ReplayResult:
 
 
 def replay(paths: Iterable[str], catalog: Catalog, teams: TeamsConfig | None = None,
-           clock: Callable[[], float] = time.time) -> ReplayResult:
+           clock: Callable[[], float] = time.time, workers: int | None = None) -> ReplayResult:
+    """`workers` processes read the files (default: one per core; 1 reads them in this process);
+    the numbers are the same whatever their count."""
     teams = teams or TeamsConfig()
-    files, items = ReadStats(), IngestOutcome()
-    attempts = [attempt for origin, payloads in iter_documents(paths, files)
-                for attempt in parse_items(payloads, teams.tag_prefix, items, origin)]
-    requests = group_requests(attempts)
-    items.accepted = sum(r.attempts for r in requests.values())
-    items.duplicates = len(attempts) - items.accepted
-    per_team = aggregate_by_team(requests.values())
+    reduced = reduce_files(paths, teams.tag_prefix, workers or default_workers())
+    files, items, per_team = reduced.files, reduced.items, reduced.per_team
+    items.accepted = sum(aggregate.attempts for aggregate in per_team.values())
+    items.duplicates = reduced.attempts - items.accepted
     org = org_total(per_team)
     start = org.first_start if org.first_start is not None else 0.0
     end = org.last_end if org.last_end is not None else start
