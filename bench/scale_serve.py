@@ -78,35 +78,17 @@ def postgres_server(datadir: Path | None = None):
         def start(self, timeout: float = 60.0):
             if datadir is None:
                 return super().start(timeout)
-            # The parent's start() without its initdb: the same server flags on the copied directory.
+            # The parent's start() without its initdb, on a copy of the cached data directory.
             subprocess.run(["cp", "-a", str(datadir), str(self.datadir)], check=True)
             if self._user:
                 subprocess.run(["chown", "-R", f"{self._user.pw_uid}:{self._user.pw_gid}", str(self.datadir)],
                                check=True)
-            env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-            env["LC_ALL"] = env["LANG"] = "C.UTF-8"
-            with open(self.log_path, "ab") as log:
-                self.process = subprocess.Popen(
-                    [str(self.bindir / "postgres"), "-D", str(self.datadir), "-p", str(self.port), "-c",
-                     "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.root}", "-c", "fsync=off",
-                     # full-page writes on (PostgreSQL's default, unlike the tests' server): the WAL
-                     # written per payload is then what a production server writes.
-                     "-c", "full_page_writes=on", "-c", "max_connections=100"],
-                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True,
-                    **self._run_as())
-            import psycopg
+            # Full-page writes on (PostgreSQL's default, unlike the tests' server): the WAL written
+            # per payload is then what a production server writes.
+            return self.launch(timeout, {"full_page_writes": "on"})
 
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    with psycopg.connect(self.dsn("postgres"), connect_timeout=2):
-                        return self
-                except psycopg.OperationalError:
-                    if self.process.poll() is not None or time.monotonic() > deadline:
-                        tail = self.log_path.read_text(errors="replace")[-2000:]
-                        self.stop()
-                        raise RuntimeError(f"PostgreSQL did not start on a copy of {datadir}\n{tail}") from None
-                    time.sleep(0.1)
+        def failed(self, message: str) -> None:
+            raise RuntimeError(message)
 
         def stop_keep(self, target: Path) -> None:
             """Shut down cleanly and move the data directory to `target` (the cache)."""

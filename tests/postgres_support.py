@@ -64,17 +64,26 @@ class PostgresServer:
         return {"user": self._user.pw_uid, "group": self._user.pw_gid, "extra_groups": []} if self._user else {}
 
     def start(self, timeout: float = 60.0) -> "PostgresServer":
+        subprocess.run([str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", USER, "--auth=trust",
+                        "--encoding=UTF8", "--no-sync"], check=True, capture_output=True, env=self._env(), timeout=120,
+                       **self._run_as())
+        return self.launch(timeout)
+
+    def _env(self) -> dict:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
         env["LC_ALL"] = env["LANG"] = "C.UTF-8"
-        subprocess.run([str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", USER, "--auth=trust",
-                        "--encoding=UTF8", "--no-sync"], check=True, capture_output=True, env=env, timeout=120,
-                       **self._run_as())
+        return env
+
+    def launch(self, timeout: float = 60.0, settings: dict[str, str] | None = None) -> "PostgresServer":
+        """Run the server on `datadir` (made by initdb, or a copy of one) until it accepts connections.
+        `settings` override the defaults (the benchmarks turn full-page writes back on)."""
+        options = {"listen_addresses": "127.0.0.1", "unix_socket_directories": str(self.root), "fsync": "off",
+                   "full_page_writes": "off", "max_connections": "100", **(settings or {})}
         with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
             self.process = subprocess.Popen(
-                [str(self.bindir / "postgres"), "-D", str(self.datadir), "-p", str(self.port), "-c",
-                 "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.root}", "-c", "fsync=off",
-                 "-c", "full_page_writes=off", "-c", "max_connections=100"],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+                [str(self.bindir / "postgres"), "-D", str(self.datadir), "-p", str(self.port),
+                 *(arg for key, value in options.items() for arg in ("-c", f"{key}={value}"))],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self._env(), start_new_session=True,
                 **self._run_as())
         deadline = time.monotonic() + timeout
         import psycopg
@@ -87,8 +96,11 @@ class PostgresServer:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     tail = self.log_path.read_text(errors="replace")[-2000:]
                     self.stop()
-                    pytest.fail(f"PostgreSQL did not start on 127.0.0.1:{self.port}\n{tail}", pytrace=False)
+                    self.failed(f"PostgreSQL did not start on 127.0.0.1:{self.port}\n{tail}")
                 time.sleep(0.1)
+
+    def failed(self, message: str) -> None:
+        pytest.fail(message, pytrace=False)
 
     def dsn(self, database: str) -> str:
         return f"host=127.0.0.1 port={self.port} user={USER} dbname={database}"
