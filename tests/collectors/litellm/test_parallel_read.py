@@ -19,27 +19,15 @@ from collectors.litellm.shards import chunks_of, reduce_files, reduce_serial
 from metrics.catalog import load_catalog
 from monitor.commands.replay import replay
 from monitor.runtime.config import TeamsConfig
+from tests.collectors.litellm.workers_support import count_workers
 from tests.recorded import LITELLM_SAMPLES
-
-
-class CountingWorkers(shards.Workers):
-    started = 0
-
-    def __enter__(self):
-        CountingWorkers.started += self.count
-        return super().__enter__()
 
 
 @pytest.fixture()
 def workers_started(monkeypatch):
     """How many worker processes the code under test started: proof the parallel path ran."""
-    CountingWorkers.started = 0
-    for module in (shards, parallel_files):
-        monkeypatch.setattr(module, "Workers", CountingWorkers)
     # The test sets are small: chunks of a few files each, so there are many of them.
-    monkeypatch.setattr(shards, "CHUNK_WEIGHT", 300_000)
-    monkeypatch.setattr(parallel_files, "CHUNK_WEIGHT", 300_000)
-    return lambda: CountingWorkers.started
+    return count_workers(monkeypatch, 300_000)
 
 
 def snapshot(reduced) -> dict:

@@ -9,30 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from collectors.litellm import parallel_files, shards
 from monitor.commands import cli
+from tests.collectors.litellm.workers_support import count_workers
 from tests.scenario import scenario_payloads
 
 SCRIPT = Path(sys.executable).parent / "aiops-maturity"
-
-
-class CountingWorkers(shards.Workers):
-    started = 0
-
-    def __enter__(self):
-        CountingWorkers.started += self.count
-        return super().__enter__()
 
 
 @pytest.fixture()
 def small_chunks(monkeypatch):
     """Chunks of a file or two, so that small test inputs go to worker processes; returns how many
     workers were started, the proof that they did."""
-    CountingWorkers.started = 0
-    for module in (shards, parallel_files):
-        monkeypatch.setattr(module, "Workers", CountingWorkers)
-        monkeypatch.setattr(module, "CHUNK_WEIGHT", 1)
-    return lambda: CountingWorkers.started
+    return count_workers(monkeypatch, 1)
 
 
 def bucket(root: Path, t0: float) -> Path:
