@@ -5,7 +5,6 @@ nothing, and the numbers of the report are in the rendered DOM."""
 from __future__ import annotations
 
 import html as html_lib
-import json
 import re
 from types import SimpleNamespace
 
@@ -13,18 +12,16 @@ import pytest
 import yaml
 
 from collectors.litellm.store import Store
-from metrics.catalog import load_catalog
 from monitor.commands.assess import run
 from monitor.commands.cli import build_parser
-from monitor.commands.replay import replay
 from monitor.digest.config import DigestConfig
 from monitor.digest.render import write_files
 from monitor.digest.runner import DigestRunner
 from monitor.storage.database import open_database
 from monitor.storage.history import History
 from tests.integration.test_digest_chromium import chromium, probe, proxy  # noqa: F401 - fixtures
+from tests.monitor.commands.assess_support import report_json
 from tests.monitor.digest.digest_support import DAY, W02, fake_report
-from tests.payloads import payload
 
 pytestmark = pytest.mark.integration
 NOW = 1_800_000_000.0 + 3600
@@ -38,14 +35,7 @@ def dom_text(dom: str) -> str:
 
 @pytest.fixture
 def report_page(tmp_path):
-    items = [payload(f"c{i}", start=NOW - 3000 + i, team_alias="search" if i % 2 else "billing") for i in range(60)]
-    items += [payload(f"f{i}", 0, start=NOW - 1000 + i, team_alias="search", status="failure", error_code="429",
-                      cost=0.0) for i in range(8)]
-    items += [payload(f"f{i}", 1, start=NOW - 999.5 + i, team_alias="search") for i in range(8)]
-    source = tmp_path / "payloads.jsonl"
-    source.write_text("\n".join(json.dumps(p) for p in items))
-    evidence = tmp_path / "report.json"
-    evidence.write_text(json.dumps(replay([str(source)], load_catalog()).report.as_dict()))
+    evidence = report_json(tmp_path, NOW)
     answers = tmp_path / "answers.yaml"
     answers.write_text(ANSWERS)
     page = tmp_path / "report.html"

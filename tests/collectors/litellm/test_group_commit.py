@@ -4,7 +4,6 @@ from __future__ import annotations
 import threading
 import time
 
-import pytest
 from sqlalchemy.exc import DataError
 
 from collectors.http_guard import StoreHealth, StoreWriteError
@@ -12,8 +11,6 @@ from collectors.litellm import store as store_module
 from collectors.litellm.group_commit import GroupCommit
 from collectors.litellm.ingest import ingest
 from collectors.litellm.push import LiteLLMPushSource
-from collectors.litellm.store import Store
-from monitor.storage.database import open_database
 from tests.collectors.litellm.test_store import T0, assert_same, exact_by_team, spread
 from tests.payloads import payload
 
@@ -102,13 +99,6 @@ def test_a_failed_write_fails_every_batch_of_its_group_and_the_next_group_starts
     assert results["a"] == "a"
     assert isinstance(results["b"], DataError) and isinstance(results["c"], DataError)
     assert commit.submit("d") == "d"
-
-
-@pytest.fixture()
-def store(store_url):
-    s = Store(open_database(store_url))
-    yield s
-    s.close()
 
 
 def test_concurrent_batches_are_all_committed_with_exact_counts(store):

@@ -44,13 +44,6 @@ def spread(rounds=60):
             for i, p in enumerate(items)]
 
 
-@pytest.fixture()
-def store(store_url):
-    s = Store(open_database(store_url))
-    yield s
-    s.close()
-
-
 def test_incremental_ingest_in_any_order_equals_replay(store):
     items = spread()
     shuffled = items[:]

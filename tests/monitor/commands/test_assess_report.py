@@ -11,6 +11,7 @@ import pytest
 
 from monitor.commands.assess import run
 from monitor.commands.cli import build_parser, main as cli_main
+from tests.monitor.commands.assess_support import report_json
 from tests.payloads import payload
 
 AIOPS = ("model: aiops\norganisation: Acme <Labs>\nassessed_by: Platform team\ndate: 2026-02-02\n"
@@ -146,24 +147,8 @@ def test_bad_options_are_one_line_and_exit_2(tmp_path, capsys, monkeypatch, argv
     assert not (tmp_path / "r.md").exists()
 
 
-def report_json(tmp_path: Path) -> Path:
-    """A real report of the engine (replay of payload files), as `replay --format json` writes it."""
-    from metrics.catalog import load_catalog
-    from monitor.commands.replay import replay
-
-    items = [payload(f"c{i}", start=NOW - 3000 + i, team_alias="search" if i % 2 else "billing") for i in range(60)]
-    items += [payload(f"f{i}", 0, start=NOW - 1000 + i, team_alias="search", status="failure", error_code="429",
-                      cost=0.0) for i in range(8)]
-    items += [payload(f"f{i}", 1, start=NOW - 999.5 + i, team_alias="search") for i in range(8)]
-    source = tmp_path / "payloads.jsonl"
-    source.write_text("\n".join(json.dumps(p) for p in items))
-    path = tmp_path / "report.json"
-    path.write_text(json.dumps(replay([str(source)], load_catalog()).report.as_dict()))
-    return path
-
-
 def test_json_output_has_the_roadmap_and_each_teams_checklist(tmp_path, capsys):
-    evidence = report_json(tmp_path)
+    evidence = report_json(tmp_path, NOW)
     assert assess("--answers", str(answers_file(tmp_path)), "--format", "json", "--evidence", str(evidence)) == 0
     doc = json.loads(capsys.readouterr().out)
     roadmap = doc["roadmap"]
@@ -186,7 +171,7 @@ LEVEL_1 = "model: aiops\nanswers: {q1: 2, q2: 2, q3: 1, q4: 1, q5: 0, q6: 1, q7:
 
 
 def test_the_report_marks_actions_done_with_the_numbers(tmp_path, capsys):
-    evidence, out = report_json(tmp_path), tmp_path / "r.md"
+    evidence, out = report_json(tmp_path, NOW), tmp_path / "r.md"
     assert assess("--answers", str(answers_file(tmp_path, LEVEL_1)), "--evidence", str(evidence), "--report",
                   str(out)) == 0
     md = out.read_text()

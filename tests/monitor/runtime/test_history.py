@@ -15,13 +15,6 @@ from monitor.storage.database import open_database
 from tests.monitor.digest.digest_support import DAY, W02, fake_report
 
 
-@pytest.fixture
-def store(store_url):
-    s = Store(open_database(store_url))
-    yield s
-    s.close()
-
-
 def count(engine, table) -> int:
     with engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(table)).scalar_one()

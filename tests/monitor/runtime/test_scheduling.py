@@ -9,14 +9,11 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import func, select, table
 
 from monitor.runtime import scheduling
 from monitor.digest.config import DigestConfig
 from monitor.runtime.scheduling import DIGEST_JOB_ID, SHARED, build_scheduler, ensure_digest_job, start_scheduler, stop_scheduler
-from collectors.litellm.store import Store
-from monitor.storage.database import open_database
 
 
 class Calls:
@@ -41,13 +38,6 @@ class Calls:
     def retry_pending(self):
         self.retries += 1
         return {}
-
-
-@pytest.fixture
-def store(store_url):
-    s = Store(open_database(store_url))
-    yield s
-    s.close()
 
 
 def start(store, calls):
