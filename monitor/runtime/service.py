@@ -64,7 +64,6 @@ class Snapshot:
     # Gauge families the sources built in this cycle (model mix, OTLP span counts, forecast, ...):
     # part of the snapshot, so every replica exports the leader's. Counters stay each replica's own.
     families: list = field(default_factory=list)
-    leader: str | None = None  # the replica whose cycle built it
 
 
 def cycle_families(sources: list[Source]) -> list:
@@ -104,7 +103,7 @@ class Monitor:
         Gauge("aiops_cycle_interval_seconds", "The configured time between collection cycles.",
               registry=self.registry).set(config.scheduler.interval_seconds)
         # Why the store cannot write, while it cannot (/healthz: not ready); any write clears it.
-        self.health = StoreHealth(lambda exc: describe(exc, sqlite_path(config.store.url), "the history database"))
+        self.health = StoreHealth(self._describe)
         shared_token = config.server.ingest_token.get_secret_value() if config.server.ingest_token else None
         self.push = LiteLLMPushSource(self.store, clock, self.health, config.teams.tag_prefix, shared_token,
                                       config.server.max_body_bytes)
@@ -182,7 +181,7 @@ class Monitor:
             self.snapshot = Snapshot(report, self.catalog, {k: CollectorStatus(**vars(v)) for k, v in self.collectors.items()},
                                      elapsed, now, models,
                                      {team: {n: w.signals for n, w in p.items()} for team, p in by_period.items()},
-                                     period_kpis, cycle_families(self.all_sources), self.shared.leader)
+                                     period_kpis, cycle_families(self.all_sources))
             return report
 
     def _assess(self, report: Report, signals: dict) -> dict:
@@ -217,17 +216,16 @@ class Monitor:
         if self.leading:
             return False
         try:
-            published = self.shared.newer_than(self.snapshot.taken_at)
+            state = self.shared.newer_than(self.snapshot.taken_at)
         except SnapshotFormatError as exc:
             log.warning("%s", exc)
             return False
         except STORE_ERRORS as exc:
-            log.warning("cannot read the shared snapshot: %s", describe(exc, sqlite_path(self.config.store.url),
-                                                                       "the history database"))
+            log.warning("cannot read the shared snapshot: %s", self._describe(exc))
             return False
-        if published is None:
+        if state is None:
             return False
-        self.snapshot = Snapshot(catalog=self.catalog, **published.state)
+        self.snapshot = Snapshot(catalog=self.catalog, **state)
         return True
 
     def _publish(self) -> None:
@@ -238,8 +236,11 @@ class Monitor:
         try:
             self.shared.publish(self.snapshot.taken_at, snapshot_state(self.snapshot))
         except STORE_ERRORS as exc:  # the others keep serving the previous one; its age shows it
-            log.warning("cannot publish the snapshot to the other replicas: %s",
-                        describe(exc, sqlite_path(self.config.store.url), "the history database"))
+            log.warning("cannot publish the snapshot to the other replicas: %s", self._describe(exc))
+
+    def _describe(self, exc: BaseException) -> str:
+        """One line for a history-database error (monitor.storage.database.describe)."""
+        return describe(exc, sqlite_path(self.config.store.url), "the history database")
 
     def _cycle_with_retries(self, attempts: int, pause: float) -> bool:
         for attempt in range(1, attempts + 1):

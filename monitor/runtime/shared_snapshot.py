@@ -21,7 +21,7 @@ import pickle
 import socket
 import os
 import zlib
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import Any
 
 from sqlalchemy import Column, Float, Integer, LargeBinary, MetaData, String, Table, select, update
@@ -75,15 +75,9 @@ def decode(payload: bytes) -> dict:
 
 
 def replica_name() -> str:
-    """Who published a snapshot (the pod name in Kubernetes), for the logs and /api/report."""
+    """Who published the row (host name: the pod's in Kubernetes, and process id), for whoever
+    reads the table to find the leader."""
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-@dataclass
-class Published:
-    taken_at: float
-    leader: str
-    state: dict
 
 
 class SharedSnapshot:
@@ -100,8 +94,8 @@ class SharedSnapshot:
             if conn.execute(update(shared_snapshot).where(shared_snapshot.c.id == ROW_ID).values(**row)).rowcount == 0:
                 conn.execute(shared_snapshot.insert().values(id=ROW_ID, **row))
 
-    def newer_than(self, taken_at: float | None) -> Published | None:
-        """The published snapshot if it is newer than `taken_at` and readable by this version."""
+    def newer_than(self, taken_at: float | None) -> dict | None:
+        """The published snapshot's state if it is newer than `taken_at` and readable by this version."""
         with self.engine.connect() as conn:
             head = conn.execute(select(shared_snapshot.c.taken_at, shared_snapshot.c.format)
                                 .where(shared_snapshot.c.id == ROW_ID)).first()
@@ -113,9 +107,8 @@ class SharedSnapshot:
                                 "it read until the replicas run one version", head.format, FORMAT)
                     self._refused_format = head.format
                 return None
-            row = conn.execute(select(shared_snapshot.c.taken_at, shared_snapshot.c.leader, shared_snapshot.c.payload)
-                               .where(shared_snapshot.c.id == ROW_ID)).one()
-        return Published(row.taken_at, row.leader, decode(row.payload))
+            payload = conn.execute(select(shared_snapshot.c.payload).where(shared_snapshot.c.id == ROW_ID)).scalar_one()
+        return decode(payload)
 
 
 def snapshot_state(snapshot: Any) -> dict:
