@@ -23,23 +23,22 @@ from tests.payloads import payload
 NOW = 1_800_000_600.0
 
 
-def lock_pair(store_url, tmp_path):
+def lock_pair(store_url):
     """Two holders of one database's cycle lock, as two processes would have (separate engines)."""
     engines = [make_engine(store_url), make_engine(store_url)]
     return engines, [leadership_for(engine) for engine in engines]
 
 
-def test_the_lock_kind_follows_the_database(store_url, tmp_path):
-    engines, (first, _) = lock_pair(store_url, tmp_path)
+def test_the_lock_kind_follows_the_database(store_url):
+    engines, (first, _) = lock_pair(store_url)
     assert isinstance(first, AdvisoryLock if store_url.startswith("postgresql") else FileLock)
     assert isinstance(leadership_for(make_engine("sqlite://")), AlwaysLeader)
     for engine in engines:
         engine.dispose()
 
 
-def test_one_holder_at_a_time_and_a_closed_holder_hands_over(store_url, tmp_path):
-    engines, (first, second) = lock_pair(store_url, tmp_path)
-    open_engine_database(store_url)
+def test_one_holder_at_a_time_and_a_closed_holder_hands_over(store_url):
+    engines, (first, second) = lock_pair(store_url)
     try:
         assert first.holds() and first.holds()  # holding again is still holding
         assert not second.holds()
@@ -51,11 +50,6 @@ def test_one_holder_at_a_time_and_a_closed_holder_hands_over(store_url, tmp_path
         second.close()
         for engine in engines:
             engine.dispose()
-
-
-def open_engine_database(url):
-    """The database must exist (PostgreSQL: the fixture made it); SQLite's lock file sits beside it."""
-    make_engine(url).dispose()
 
 
 def test_a_killed_holders_file_lock_is_free_at_once(tmp_path):
